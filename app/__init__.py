@@ -1,0 +1,107 @@
+"""MCF: the operations platform. `create_app()` builds the Flask app in named steps."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from app.config import BaseConfig, ProductionConfig, config_from_env
+
+
+def create_app(config: type[BaseConfig] | None = None, **overrides) -> Flask:
+    """Build the app from a config class (MCF_ENV's when not given) and optional overrides."""
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=False,
+    )
+    load_config(app, config or config_from_env(), overrides)
+    register_extensions(app)
+    register_models(app)
+    register_event_consumers(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_cli(app)
+    return app
+
+
+def load_config(app: Flask, config: type[BaseConfig], overrides: dict) -> None:
+    if config is ProductionConfig:
+        ProductionConfig.check()
+    app.config.from_object(config)
+    app.config.update(overrides)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    from app.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+
+    db.init_app(app)
+    migrations = os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
+    migrate.init_app(app, db, directory=migrations, compare_type=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+
+def register_models(app: Flask) -> None:
+    """Import every domain's models so SQLAlchemy and Alembic see all tables."""
+    from app import models  # noqa: F401
+
+
+def register_event_consumers(app: Flask) -> None:
+    """Consumers register themselves on import; the after-commit hook is a session listener."""
+    from app import unit_of_work  # noqa: F401
+    from app.notifications import consumers  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
+    from app.bettors import bp as bettors_bp
+    from app.clients import bp as clients_bp
+    from app.managers import bp as managers_bp
+    from app.public import bp as public_bp
+    from app.supply import bp as supply_bp
+    from app.workers import bp as workers_bp
+
+    for blueprint in (public_bp, auth_bp, managers_bp, workers_bp, clients_bp, bettors_bp, supply_bp, api_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from app.web import security
+
+    security.install(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.web import errors
+
+    errors.install(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app.web import templating
+
+    templating.install(app)
+
+
+def register_cli(app: Flask) -> None:
+    from app import cli
+
+    cli.install(app)

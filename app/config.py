@@ -1,0 +1,179 @@
+"""Configuration classes. Every value comes from the environment, with a development default.
+
+`make run` writes the addresses of the embedded servers it starts to `instance/services.env`;
+when `DATABASE_URL`/`REDIS_URL` are not set in the environment, they are read from there, so
+`flask ...` commands in the project folder reach the same servers as the running app.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("MCF_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+SERVICES_ENV = INSTANCE_DIR / "services.env"
+
+
+def read_services_env(path: Path = SERVICES_ENV) -> dict[str, str]:
+    """Parse the KEY=VALUE file that `make run` leaves for the embedded servers."""
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """A setting from the environment, else from the embedded servers' file, else the default."""
+    if name in os.environ:
+        return os.environ[name]
+    return read_services_env().get(name, default)
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+def env_float(name: str, default: float) -> float:
+    return float(env(name, str(default)))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return (env(name, "1" if default else "0") or "").lower() in {"1", "true", "yes", "on"}
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use psycopg 3 whatever scheme the operator wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class BaseConfig:
+    ENV_NAME = "base"
+    SECRET_KEY = env("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = sqlalchemy_url(env("DATABASE_URL", "postgresql://localhost/mcf") or "")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    # Sessions: HttpOnly and SameSite=Lax cookies; "strong" protection in flask-login.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=env_int("SESSION_HOURS", 12))
+    HSTS = True
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_HEADERS = ["X-CSRFToken"]
+
+    # Password hashing: argon2id, OWASP's recommended minimum is m=19 MiB, t=2, p=1;
+    # we use argon2-cffi's RFC 9106 low-memory profile (m=64 MiB, t=3, p=4).
+    ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
+    ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
+
+    # Login throttling (flask-limiter on Redis).
+    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+
+    # Signed links sent by email.
+    INVITATION_MAX_AGE = timedelta(days=env_int("INVITATION_DAYS", 7))
+    PASSWORD_RESET_MAX_AGE = timedelta(hours=env_int("PASSWORD_RESET_HOURS", 2))
+    PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+    # Mail (flask-mail over SMTP).
+    MAIL_SERVER = env("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = env_int("MAIL_PORT", 8025)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = env("MAIL_USERNAME")
+    MAIL_PASSWORD = env("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "MCF <noreply@mcf.example>")
+    MAIL_TIMEOUT_SECONDS = env_float("MAIL_TIMEOUT_SECONDS", 15)
+    # Retry with exponential backoff: base * 2**(attempt-1), capped; dead letter after the last.
+    EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 8)
+    EMAIL_RETRY_BASE_SECONDS = env_float("EMAIL_RETRY_BASE_SECONDS", 30)
+    EMAIL_RETRY_MAX_SECONDS = env_float("EMAIL_RETRY_MAX_SECONDS", 3600)
+    # The local SMTP sink of `make run` stores mail here; the manager's mailbox page reads it.
+    DEV_MAILBOX_DIR = env("DEV_MAILBOX_DIR")
+
+    # Events: a failed consumer is retried with backoff; the sweep re-enqueues what is pending.
+    EVENT_RETRY_BASE_SECONDS = env_float("EVENT_RETRY_BASE_SECONDS", 10)
+    EVENT_RETRY_MAX_SECONDS = env_float("EVENT_RETRY_MAX_SECONDS", 900)
+    SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
+    # Work younger than this is left to the enqueue that follows its commit.
+    SWEEP_GRACE_SECONDS = env_float("SWEEP_GRACE_SECONDS", 5)
+
+    # Uploaded photos live outside the web root.
+    UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024
+
+
+class DevelopmentConfig(BaseConfig):
+    ENV_NAME = "development"
+    DEBUG = env_bool("FLASK_DEBUG", False)
+    HSTS = False
+
+
+class TestConfig(BaseConfig):
+    ENV_NAME = "test"
+    TESTING = True
+    HSTS = False
+    SECRET_KEY = "test-secret-key"
+    # Hashing at full strength in every factory would make the suite crawl; the algorithm is
+    # the same, only the cost differs.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 1024
+    ARGON2_PARALLELISM = 1
+    EMAIL_RETRY_BASE_SECONDS = 0.2
+    EMAIL_RETRY_MAX_SECONDS = 1
+    EMAIL_MAX_ATTEMPTS = 4
+    EVENT_RETRY_BASE_SECONDS = 0.2
+    EVENT_RETRY_MAX_SECONDS = 1
+    SWEEP_GRACE_SECONDS = 0
+    MAIL_TIMEOUT_SECONDS = 5
+    SERVER_NAME = None
+
+
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = True
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to start with the development secret or a short one."""
+        key = env("SECRET_KEY")
+        if not key or key == "dev-only-not-secret" or len(key) < 32:
+            raise RuntimeError(
+                "ProductionConfig needs SECRET_KEY set to a random string of at least 32 characters "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        cls.SECRET_KEY = key
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[BaseConfig]:
+    """The config class named by MCF_ENV (development unless told otherwise)."""
+    name = env("MCF_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"MCF_ENV must be one of {sorted(CONFIGS)}, not {name!r}") from None

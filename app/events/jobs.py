@@ -1,0 +1,124 @@
+"""Delivery of events to consumers, run by RQ workers on the `events` queue."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, exists, func, select, text
+
+from app.clock import utcnow
+from app.events.models import Event, EventFailure, HandledEvent
+from app.events.registry import consumers, consumers_of
+from app.extensions import db
+from app.jobs import job
+from app.queues import enqueue
+
+log = logging.getLogger(__name__)
+
+DELIVER = "app.events.jobs.deliver"
+
+
+def enqueue_delivery(event_type: str, aggregate_type: str, aggregate_id: str) -> None:
+    for consumer in consumers_of(event_type):
+        enqueue("events", DELIVER, consumer.name, aggregate_type, aggregate_id)
+
+
+def _pending_events(consumer_name: str):
+    """Events of the consumer's types that it has not handled yet."""
+    consumer = consumers[consumer_name]
+    return select(Event).where(
+        Event.type.in_(consumer.event_types),
+        ~exists().where(and_(HandledEvent.consumer == consumer_name, HandledEvent.event_id == Event.id)),
+    )
+
+
+def backoff(attempts: int, base: float, cap: float) -> timedelta:
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+@job
+def deliver(consumer_name: str, aggregate_type: str, aggregate_id: str) -> int:
+    """Hand the aggregate's pending events to one consumer, oldest first; returns how many.
+
+    A transaction-scoped advisory lock serialises workers on the same (consumer, aggregate), so
+    the order holds even when deliveries are enqueued twice. A failure stops the walk: later
+    events of this aggregate wait until the failed one succeeds.
+    """
+    consumer = consumers[consumer_name]
+    session = db.session
+    handled = 0
+    while True:
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:consumer), hashtext(:aggregate))"),
+            {"consumer": consumer_name, "aggregate": f"{aggregate_type}:{aggregate_id}"},
+        )
+        event = session.scalars(
+            _pending_events(consumer_name)
+            .where(Event.aggregate_type == aggregate_type, Event.aggregate_id == aggregate_id)
+            .order_by(Event.id)
+            .limit(1)
+        ).first()
+        if event is None:
+            session.commit()
+            return handled
+        failure = session.get(EventFailure, (consumer_name, event.id))
+        if failure is not None and failure.next_attempt_at > utcnow():
+            retry_at = failure.next_attempt_at
+            session.commit()
+            enqueue("events", DELIVER, consumer_name, aggregate_type, aggregate_id, at=retry_at)
+            return handled
+        try:
+            with session.begin_nested():
+                consumer.handle(event)
+                session.add(HandledEvent(consumer=consumer_name, event_id=event.id))
+                if failure is not None:
+                    session.delete(failure)
+            session.commit()
+            handled += 1
+        except Exception as exc:
+            session.rollback()
+            _record_failure(consumer_name, event.id, exc)
+            return handled
+
+
+def _record_failure(consumer_name: str, event_id: int, exc: Exception) -> None:
+    log.exception("consumer %s failed on event %s", consumer_name, event_id)
+    session = db.session
+    failure = session.get(EventFailure, (consumer_name, event_id)) or EventFailure(
+        consumer=consumer_name, event_id=event_id, attempts=0
+    )
+    failure.attempts += 1
+    failure.last_error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
+    config = current_app.config
+    failure.next_attempt_at = utcnow() + backoff(
+        failure.attempts, config["EVENT_RETRY_BASE_SECONDS"], config["EVENT_RETRY_MAX_SECONDS"]
+    )
+    session.add(failure)
+    event = session.get(Event, event_id)
+    retry_at = failure.next_attempt_at
+    session.commit()
+    enqueue("events", DELIVER, consumer_name, event.aggregate_type, event.aggregate_id, at=retry_at)
+
+
+def pending_deliveries(older_than: timedelta) -> list[tuple[str, str, str]]:
+    """(consumer, aggregate type, aggregate id) for every aggregate with work still pending."""
+    cutoff = utcnow() - older_than
+    found = []
+    for name in consumers:
+        rows = db.session.execute(
+            _pending_events(name)
+            .where(Event.created_at <= cutoff)
+            .with_only_columns(Event.aggregate_type, Event.aggregate_id)
+            .distinct()
+        ).all()
+        found.extend((name, row.aggregate_type, row.aggregate_id) for row in rows)
+    return found
+
+
+def count_pending() -> int:
+    return sum(
+        db.session.scalar(select(func.count()).select_from(_pending_events(name).subquery())) or 0 for name in consumers
+    )

@@ -1,0 +1,7 @@
+"""The managers' dashboard under /manage, split by feature."""
+
+from app.web.access import guarded_blueprint
+
+bp = guarded_blueprint("managers", __name__, "manager", url_prefix="/manage")
+
+from app.managers import home, mailbox, outbox, people  # noqa: E402,F401

@@ -1,0 +1,18 @@
+from flask import render_template
+from sqlalchemy import func, select
+
+from app.accounts.services import count_users_with_role
+from app.extensions import db
+from app.managers import bp
+from app.notifications.models import OutboxEmail
+
+
+@bp.route("/")
+def home():
+    email_counts = dict(db.session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
+    return render_template(
+        "managers/home.html",
+        clients=count_users_with_role("client"),
+        workers=count_users_with_role("worker"),
+        email_counts=email_counts,
+    )

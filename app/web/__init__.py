@@ -1,0 +1,1 @@
+"""Cross-cutting web concerns: access rules, security headers, error pages, template helpers."""

@@ -1,0 +1,44 @@
+"""Template helpers: the role navigation, money and time formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+from flask_login import current_user
+
+# (role, endpoint of its home, label) in the order the role switcher shows them.
+ROLE_HOMES = (
+    ("manager", "managers.home", "Manage"),
+    ("supply", "supply.home", "Supplies"),
+    ("worker", "workers.home", "My work"),
+    ("client", "clients.home", "My orders"),
+    ("bettor", "bettors.home", "Tote"),
+)
+
+
+def role_homes() -> list[tuple[str, str, str]]:
+    if not current_user.is_authenticated:
+        return []
+    return [home for home in ROLE_HOMES if current_user.has_role(home[0])]
+
+
+def format_money(cents: int | None) -> str:
+    """Integer cents as units with two decimals (money is never a float)."""
+    if cents is None:
+        return "-"
+    sign = "-" if cents < 0 else ""
+    units, rest = divmod(abs(int(cents)), 100)
+    return f"{sign}{units:,}.{rest:02d}"
+
+
+def format_datetime(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def install(app: Flask) -> None:
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.globals["role_homes"] = role_homes
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
