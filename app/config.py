@@ -17,8 +17,11 @@ SERVICES_ENV = INSTANCE_DIR / "services.env"
 
 
 def read_services_env(path: Path = SERVICES_ENV) -> dict[str, str]:
-    """Parse the KEY=VALUE file that `make run` leaves for the embedded servers."""
-    if not path.is_file():
+    """Parse the KEY=VALUE file that `make run` leaves for the embedded servers.
+
+    Tests never read it: a running `make run` must not leak its servers into the suite.
+    """
+    if os.environ.get("MCF_ENV") == "test" or not path.is_file():
         return {}
     values = {}
     for line in path.read_text().splitlines():

@@ -67,3 +67,28 @@ def start_redis(data_dir: Path, port: int | None = None) -> tuple[str, subproces
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("embedded Redis did not start within 15 s")
+
+
+class MailboxHandler:
+    """aiosmtpd handler that stores each message as an .eml file, for the dev mailbox page."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._counter = 0
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls hooks by this name
+        self._counter += 1
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**9:09d}-{self._counter:05d}"
+        (self.directory / f"{name}.eml").write_bytes(envelope.original_content or envelope.content)
+        return "250 Message accepted for delivery"
+
+
+def start_smtp_sink(mailbox_dir: Path, port: int | None = None):
+    """A local SMTP server on 127.0.0.1 that keeps every message; returns (port, controller)."""
+    from aiosmtpd.controller import Controller
+
+    port = port or free_port()
+    controller = Controller(MailboxHandler(mailbox_dir), hostname="127.0.0.1", port=port)
+    controller.start()
+    return port, controller

@@ -21,6 +21,9 @@ from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+# Before any app module is imported: config classes read the environment at import time.
+os.environ["MCF_ENV"] = "test"
+
 TEST_PASSWORD = "correct horse battery"
 
 
