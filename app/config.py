@@ -89,6 +89,8 @@ class BaseConfig:
     LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # With Redis down, logins go on unthrottled rather than everybody being locked out.
+    RATELIMIT_SWALLOW_ERRORS = True
 
     # Signed links sent by email.
     INVITATION_MAX_AGE = timedelta(days=env_int("INVITATION_DAYS", 7))
@@ -120,7 +122,8 @@ class BaseConfig:
 
     # Uploaded photos live outside the web root.
     UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
-    MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024
+    MAX_PHOTO_BYTES = env_int("MAX_PHOTO_MB", 8) * 1024 * 1024
+    MAX_CONTENT_LENGTH = MAX_PHOTO_BYTES + 1024 * 1024  # a photo plus the form around it
 
 
 class DevelopmentConfig(BaseConfig):
