@@ -120,6 +120,24 @@ class BaseConfig:
     # Work younger than this is left to the enqueue that follows its commit.
     SWEEP_GRACE_SECONDS = env_float("SWEEP_GRACE_SECONDS", 5)
 
+    # Orders: the company's time zone and working hours (slots are offered inside them).
+    COMPANY_TIMEZONE = env("COMPANY_TIMEZONE", "UTC")
+    WORKING_HOURS = env("WORKING_HOURS", "08:00-20:00")
+    WORKING_DAYS = env("WORKING_DAYS", "0,1,2,3,4,5")  # Monday is 0: Monday to Saturday
+    SLOT_STEP_MINUTES = env_int("SLOT_STEP_MINUTES", 30)
+    BOOKING_HORIZON_DAYS = env_int("BOOKING_HORIZON_DAYS", 60)
+    # US-130: a worker not checked in by the slot start plus this grace is a no-show.
+    NO_SHOW_GRACE_MINUTES = env_int("NO_SHOW_GRACE_MINUTES", 30)
+    NO_SHOW_CHECK_SECONDS = env_int("NO_SHOW_CHECK_SECONDS", 60)
+
+    # Matching: external steps get this long unless their own timeout is shorter.
+    MATCHING_EXTERNAL_TIMEOUT_SECONDS = env_float("MATCHING_EXTERNAL_TIMEOUT_SECONDS", 5)
+
+    # US-170: the cookie contractor gets the client's details by email, or by webhook if set.
+    COOKIE_CONTRACTOR_EMAIL = env("COOKIE_CONTRACTOR_EMAIL", "orders@fortune-cookies.example")
+    COOKIE_CONTRACTOR_WEBHOOK_URL = env("COOKIE_CONTRACTOR_WEBHOOK_URL")
+    COOKIE_WEBHOOK_TIMEOUT_SECONDS = env_float("COOKIE_WEBHOOK_TIMEOUT_SECONDS", 10)
+
     # Uploaded photos live outside the web root.
     UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     MAX_PHOTO_BYTES = env_int("MAX_PHOTO_MB", 8) * 1024 * 1024

@@ -2,16 +2,25 @@
 
 from app.accounts.models import ApiToken, ClientProfile, User, UserRole, WorkerProfile
 from app.events.models import Event, EventFailure, HandledEvent
+from app.matching.models import MatchingStep, MatchRun
 from app.notifications.models import OutboxEmail, RecipientSequence
+from app.orders.models import Order, ServiceType
+from app.supplies.models import CookieRequest, Kit
 
 __all__ = [
     "ApiToken",
     "ClientProfile",
+    "CookieRequest",
     "Event",
     "EventFailure",
     "HandledEvent",
+    "Kit",
+    "MatchRun",
+    "MatchingStep",
+    "Order",
     "OutboxEmail",
     "RecipientSequence",
+    "ServiceType",
     "User",
     "UserRole",
     "WorkerProfile",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
 from flask_login import current_user
 
 # (role, endpoint of its home, label) in the order the role switcher shows them.
@@ -36,7 +38,16 @@ def format_datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 
+def format_localtime(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment in the company's time zone (slots are booked in it)."""
+    if value is None:
+        return "-"
+    zone = ZoneInfo(current_app.config["COMPANY_TIMEZONE"])
+    return value.astimezone(zone).strftime(pattern)
+
+
 def install(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = format_localtime
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.globals["role_homes"] = role_homes

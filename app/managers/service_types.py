@@ -1,0 +1,1 @@
+"""Managers' service types pages."""

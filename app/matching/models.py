@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import utcnow
+from app.extensions import db
+
+
+class MatchingStep(db.Model):
+    """One step of the pipeline, in `position` order; managers edit these without a deploy.
+
+    `kind` names a built-in step (app.matching.steps) or is "external": a command that reads the
+    samples as JSON on stdin and writes scores as JSON on stdout.
+    """
+
+    __tablename__ = "matching_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    params: Mapped[dict] = mapped_column(JSONB, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class MatchRun(db.Model):
+    """What one matching did and why: the steps that ran, each candidate's scores, the choice."""
+
+    __tablename__ = "match_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    chosen_worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    fell_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [{"step", "kind", "status": "ran"|"skipped"|"failed", "ms", "error", "before", "after"}]
+    steps: Mapped[list] = mapped_column(JSONB, default=list)
+    # {"<worker id>": {"total": float, "<step name>": float, ...}} for the candidates that remained
+    scores: Mapped[dict] = mapped_column(JSONB, default=dict)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

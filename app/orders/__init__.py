@@ -1,0 +1,1 @@
+"""Orders: service types, the order's life (the status machine), pricing and no-shows."""

@@ -1,0 +1,24 @@
+"""Periodic order work: failing no-shows (US-130)."""
+
+from __future__ import annotations
+
+import logging
+
+from app.extensions import db
+from app.jobs import job
+from app.orders.services import fail_no_show, overdue_order_ids
+
+log = logging.getLogger(__name__)
+
+
+@job
+def fail_no_shows() -> int:
+    """Fail every order whose worker has not checked in by slot start + grace; one commit each."""
+    failed = 0
+    for order_id in overdue_order_ids():
+        if fail_no_show(order_id):
+            failed += 1
+        db.session.commit()
+    if failed:
+        log.info("failed %s no-show orders", failed)
+    return failed

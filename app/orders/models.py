@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import User
+from app.clock import utcnow
+from app.extensions import db
+
+DEFAULT_BASE_PRICE_CENTS = 100_00  # US-050: every service costs 100 units before discount
+
+
+class OrderStatus(StrEnum):
+    REQUESTED = "requested"
+    MATCHED = "matched"
+    KIT_ISSUED = "kit_issued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    OrderStatus.REQUESTED: "Requested",
+    OrderStatus.MATCHED: "Matched",
+    OrderStatus.KIT_ISSUED: "Kit issued",
+    OrderStatus.IN_PROGRESS: "In progress",
+    OrderStatus.COMPLETED: "Completed",
+    OrderStatus.CANCELLED: "Cancelled",
+    OrderStatus.FAILED: "Failed",
+}
+ACTIVE_STATUSES = (OrderStatus.REQUESTED, OrderStatus.MATCHED, OrderStatus.KIT_ISSUED, OrderStatus.IN_PROGRESS)
+FINISHED_STATUSES = (OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.FAILED)
+
+
+class ServiceType(db.Model):
+    """What a client can order (US-021): its price and the consumables its kit needs."""
+
+    __tablename__ = "service_types"
+    __table_args__ = (
+        CheckConstraint("base_price_cents >= 0", name="price_not_negative"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    base_price_cents: Mapped[int] = mapped_column(Integer, default=DEFAULT_BASE_PRICE_CENTS)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    # Skills a good worker for it has; matching compares them with strengths and weaknesses.
+    skills: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list)
+    consumables: Mapped[list[str]] = mapped_column(ARRAY(String(120)), default=list)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
+
+
+class Order(db.Model):
+    """A client's request for help and everything that happens to it.
+
+    The status changes only through app.orders.states; every change is also an event, so the
+    events of aggregate ("order", id) are the order's timeline.
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('requested', 'matched', 'kit_issued', 'in_progress', 'completed', 'cancelled', 'failed')",
+            name="status_known",
+        ),
+        CheckConstraint("slot_end > slot_start", name="slot_ordered"),
+        CheckConstraint("price_cents IS NULL OR price_cents >= 0", name="price_not_negative"),
+        Index("ix_orders_client_slot", "client_id", "slot_start"),
+        Index("ix_orders_worker_slot", "worker_id", "slot_start"),
+        Index("ix_orders_status_slot", "status", "slot_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    service_type_id: Mapped[int] = mapped_column(ForeignKey("service_types.id"))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)
+    slot_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    slot_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.REQUESTED)
+
+    # The price is fixed when a worker is matched (US-050), with the discount of that moment.
+    base_price_cents: Mapped[int | None] = mapped_column(Integer)
+    discount_percent: Mapped[int | None] = mapped_column(Integer)
+    price_cents: Mapped[int | None] = mapped_column(Integer)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    matched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kit_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finish_reason: Mapped[str] = mapped_column(Text, default="")
+    finished_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    checkin_photo: Mapped[str | None] = mapped_column(String(255))
+    report_photo: Mapped[str | None] = mapped_column(String(255))
+
+    # A no-show's copy (US-132) points at the order it replaces.
+    rebooked_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+
+    client: Mapped[User] = relationship(foreign_keys=[client_id])
+    worker: Mapped[User | None] = relationship(foreign_keys=[worker_id])
+    finished_by: Mapped[User | None] = relationship(foreign_keys=[finished_by_id])
+    service_type: Mapped[ServiceType] = relationship()
+    rebooked_from: Mapped[Order | None] = relationship(remote_side=[id], foreign_keys=[rebooked_from_id])
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[OrderStatus(self.status)]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
