@@ -15,12 +15,22 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# Chromium for the browser journeys (tests/browser). Installed with apt where we are root (CI);
+# elsewhere those tests skip with a message saying how to install it.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "Chromium is missing: 'sudo apt-get install chromium' to run the browser tests."; \
+	fi
+
 ## Start everything (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set); Ctrl-C stops it.
 run: $(STAMP)
 	$(BIN)/python scripts/dev.py run
 
 ## The whole test suite, on DATABASE_URL/REDIS_URL when set, embedded servers otherwise.
-test: $(STAMP)
+test: $(STAMP) | $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

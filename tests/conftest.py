@@ -131,6 +131,21 @@ def db(app):
             connection.close()
 
 
+# Reference data that migrations insert and the app needs; committed tests leave it alone.
+REFERENCE_TABLES = {"matching_steps", "alembic_version"}
+
+
+def empty_tables(app) -> None:
+    from app.extensions import db as database
+
+    with app.app_context():
+        tables = ", ".join(
+            f'"{table.name}"' for table in database.metadata.sorted_tables if table.name not in REFERENCE_TABLES
+        )
+        with database.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
 @pytest.fixture
 def committed_db(app):
     """For tests whose work crosses processes (RQ workers): real commits, tables emptied after."""
@@ -139,9 +154,7 @@ def committed_db(app):
     with app.app_context():
         yield database
         database.session.remove()
-        tables = ", ".join(f'"{table.name}"' for table in database.metadata.sorted_tables)
-        with database.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty_tables(app)
 
 
 @pytest.fixture
