@@ -7,6 +7,7 @@ Without them (a laptop) it starts the embedded servers of app/devservices.py.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import secrets
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -157,9 +159,32 @@ def committed_db(app):
     empty_tables(app)
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in an empty contextvars context, so it pushes an app context of its own.
+
+    Flask reuses an app context that is already pushed (the `db` fixture pushes one): without this,
+    every request of a test would share one `g` (flask-login caches the user there) and one
+    session, and a view's rollback would undo the test's own rows. Every session still sits on
+    the test's connection, inside the transaction rolled back after the test.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def isolated_client(app) -> IsolatedClient:
+    return IsolatedClient(app, app.response_class, use_cookies=True)
+
+
 @pytest.fixture
 def client(app, db):
-    return app.test_client()
+    return isolated_client(app)
+
+
+@pytest.fixture
+def new_client(app, db):
+    """Another browser: `new_client()` gives a fresh client with its own cookies."""
+    return lambda: isolated_client(app)
 
 
 CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"|name="csrf_token" type="hidden" value="([^"]+)"')

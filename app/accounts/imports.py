@@ -44,7 +44,8 @@ def import_clients(rows: list) -> ImportReport:
             report.skipped.append(email.strip().lower())
             continue
         try:
-            user = create_client(**{name: row.get(name) for name in COLUMNS if name in row})
+            # Every column is passed, a missing one as None, so a row without it is reported, not fatal.
+            user = create_client(**{name: row.get(name) for name in COLUMNS})
         except DuplicateError:  # the same email twice in one file
             report.skipped.append(str(email).strip().lower())
         except ValidationError as exc:

@@ -50,7 +50,10 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def _check_email(errors: FieldErrors, email: object) -> str:
-    if not isinstance(email, str) or not email.strip():
+    if email is not None and not isinstance(email, str):
+        errors.add("email", "Must be text.")
+        return ""
+    if email is None or not email.strip():
         errors.add("email", "Email is required.")
         return ""
     try:
@@ -146,7 +149,7 @@ def create_client(
     address = _check_text(errors, "address", address, 500)
     if payment_method in (None, ""):
         payment_method = "card"
-    if payment_method not in PAYMENT_METHODS:
+    if not isinstance(payment_method, str) or payment_method not in PAYMENT_METHODS:
         errors.add("payment_method", f"Choose one of: {', '.join(PAYMENT_METHODS)}.")
     errors.raise_if_any()
 

@@ -62,7 +62,8 @@ def _create(create, to_json, allowed):
     if error:
         return error
     try:
-        user = create(**{name: data.get(name) for name in allowed if name in data})
+        # Every field is passed, a missing one as None, so the service reports it per field.
+        user = create(**{name: data.get(name) for name in allowed})
     except DuplicateError as exc:
         db.session.rollback()
         return jsonify({"error": "Already exists.", "errors": exc.errors}), 409

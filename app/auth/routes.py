@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -23,9 +25,19 @@ def _account_key() -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """A local path to go to after login, or None.
+
+    Browsers drop tabs and newlines inside URLs ("/<tab>/evil.example" becomes "//evil.example")
+    and read a backslash as a slash, so any control character or backslash is refused.
+    """
+    if not target or "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def _start_session(user) -> None:

@@ -1,35 +1,16 @@
-"""Helpers shared by the web, API and accounts tests.
-
-`IsolatedClient` runs every request in an empty `contextvars` context, so each request pushes an
-app context of its own, like in production: its own `g` (flask-login caches the current user
-there) and its own database session. The test's app context (pushed by the `db` fixture) would
-otherwise be reused by every request, so two test clients would share one `g` and a view's
-rollback would undo the test's own fixtures. Every session still sits on the test's connection,
-inside the transaction that is rolled back after the test.
-"""
+"""Helpers shared by the web, API and accounts tests."""
 
 from __future__ import annotations
 
-import contextvars
 import re
 from contextlib import contextmanager
 
-from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
 from app.accounts.models import ApiToken, ClientProfile, User, UserRole, WorkerProfile
 from app.events.models import Event
 
 _MISSING = object()
-
-
-class IsolatedClient(FlaskClient):
-    def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
-
-
-def isolated_client(app) -> IsolatedClient:
-    return IsolatedClient(app, app.response_class, use_cookies=True)
 
 
 @contextmanager
