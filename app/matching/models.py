@@ -43,3 +43,25 @@ class MatchRun(db.Model):
     scores: Mapped[dict] = mapped_column(JSONB, default=dict)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def ranked(self, limit: int | None = None) -> list[tuple[int, dict]]:
+        """(worker id, scores) best first: by total, then the lower id, as the pipeline chose."""
+        rows = sorted(
+            ((int(worker_id), scores) for worker_id, scores in (self.scores or {}).items()),
+            key=lambda item: (-float(item[1].get("total", 0)), item[0]),
+        )
+        return rows if limit is None else rows[:limit]
+
+    @property
+    def score_columns(self) -> list[str]:
+        """The scoring steps that produced the stored scores, in pipeline order."""
+        phase = "fallback" if self.fell_back else None
+        return [
+            step["step"]
+            for step in self.steps or []
+            if step.get("role") == "score" and step.get("status") == "ran" and step.get("phase") == phase
+        ]
+
+    @property
+    def candidate_count(self) -> int:
+        return len(self.scores or {})
