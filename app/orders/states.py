@@ -3,8 +3,8 @@
     requested -> matched -> kit_issued -> in_progress -> completed
     any state before completed -> cancelled (client or manager, with a reason) or failed
 
-Each step publishes `order.<status>` with the payload of `order_payload()`: that payload is the
-contract that notifications, supplies, billing, quality and the tote consume.
+Each step publishes its event (EVENT_TYPES) with the payload of `order_payload()`: that payload is
+the contract that notifications, supplies, billing, quality and the tote consume (docs/events.md).
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ STAMPS = {
     S.CANCELLED: "finished_at",
     S.FAILED: "finished_at",
 }
+
+
+# The event each status publishes: its own name, except that work starting is "order.started".
+EVENT_TYPES = {status: f"order.{status.value}" for status in S} | {S.IN_PROGRESS: "order.started"}
 
 
 class IllegalTransition(ValidationError):
@@ -88,4 +92,4 @@ def move(order: Order, target: OrderStatus, **extra) -> Event:
     order.status = target
     setattr(order, STAMPS[target], utcnow())
     db.session.flush()
-    return publish(f"order.{target.value}", "order", order.id, order_payload(order, **extra))
+    return publish(EVENT_TYPES[target], "order", order.id, order_payload(order, **extra))

@@ -15,7 +15,7 @@ from app.events.models import Event
 from app.orders import pricing
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, ServiceType
-from app.orders.states import TRANSITIONS, IllegalTransition, move
+from app.orders.states import EVENT_TYPES, TRANSITIONS, IllegalTransition, move
 from app.validation import DuplicateError, ValidationError
 from tests.factories import ClientFactory, ManagerFactory, WorkerFactory
 
@@ -149,7 +149,7 @@ def test_every_transition_is_legal_or_refused(at_now, client_user, service, work
     if target in TRANSITIONS[source]:
         move(order, target, reason="test")
         assert order.status == target
-        assert events_of(order)[-1] == f"order.{target.value}"
+        assert events_of(order)[-1] == EVENT_TYPES[target]
     else:
         with pytest.raises(IllegalTransition) as refused:
             move(order, target)
@@ -197,6 +197,7 @@ def test_worker_steps_only_for_the_assigned_worker(at_now, client_user, service,
     orders.complete(order, worker, "reports/a.jpg")
     assert (order.status, order.checkin_photo, order.report_photo) == (S.COMPLETED, "checkin/a.jpg", "reports/a.jpg")
     assert "order.confirmed" in events_of(order)
+    assert events_of(order)[-2:] == ["order.started", "order.completed"]
 
 
 def test_cancel_needs_a_reason_and_the_right_person(at_now, client_user, service, worker):
