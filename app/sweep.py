@@ -16,6 +16,7 @@ from app.jobs import job
 from app.notifications.sender import recipients_due
 from app.notifications.services import enqueue_send
 from app.queues import enqueue
+from app.supplies.jobs import resend_due_cookie_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def sweep() -> dict[str, int]:
         enqueue("events", DELIVER, consumer, aggregate_type, aggregate_id)
     for recipient in recipients:
         enqueue_send(recipient)
+    resend_due_cookie_webhooks(grace)  # US-170: pending contractor webhooks
     if deliveries or recipients:
         log.info("sweep re-enqueued %s deliveries and %s recipients", len(deliveries), len(recipients))
     return {"deliveries": len(deliveries), "recipients": len(recipients)}

@@ -39,6 +39,22 @@ def _with_redis_db(url: str, number: int) -> str:
     return urlunsplit(parts._replace(path=f"/{number}"))
 
 
+def _claim_redis_db(redis_url: str):
+    """A Redis database of this run's own (15 down to 1), so parallel runs never flush each other.
+
+    TEST_REDIS_DB pins one. The claim is a key with an expiry, released at the end of the run.
+    """
+    pinned = os.environ.get("TEST_REDIS_DB")
+    candidates = [int(pinned)] if pinned else range(15, 0, -1)
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    for number in candidates:
+        url = _with_redis_db(redis_url, number)
+        connection = Redis.from_url(url)
+        if pinned or connection.set("mcf-test-run", token, nx=True, ex=3 * 3600):
+            return url, lambda connection=connection: connection.delete("mcf-test-run")
+    raise RuntimeError("every Redis database from 15 to 1 is claimed by another test run")
+
+
 @pytest.fixture(scope="session")
 def servers():
     """(server URL for the maintenance database, Redis URL), embedded when not configured."""
@@ -57,7 +73,9 @@ def servers():
         from app.devservices import start_redis
 
         redis_url, redis_process = start_redis(workdir / "redis")
-    yield database_url, _with_redis_db(redis_url, int(os.environ.get("TEST_REDIS_DB", "15")))
+    test_redis_url, release = _claim_redis_db(redis_url)
+    yield database_url, test_redis_url
+    release()
     if redis_process is not None:
         redis_process.terminate()
         redis_process.wait(10)
@@ -103,7 +121,12 @@ def app(database_url, redis_url):
 
 @pytest.fixture(autouse=True)
 def clean_redis(redis_url):
-    Redis.from_url(redis_url).flushdb()
+    """Empty this run's Redis database before each test, keeping the run's claim on it."""
+    connection = Redis.from_url(redis_url)
+    claim = connection.get("mcf-test-run")
+    connection.flushdb()
+    if claim is not None:
+        connection.set("mcf-test-run", claim, ex=3 * 3600)
     yield
 
 

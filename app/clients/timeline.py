@@ -48,7 +48,7 @@ def _describe(event: Event, names: dict[int, str], viewer_id: int) -> str | None
         return f"Your order was given to {worker}"
     if kind == "kit_issued":
         return "The consumables kit was issued to the worker"
-    if kind in ("in_progress", "started"):
+    if kind == "started":
         return f"{worker} checked in and started"
     if kind == "completed":
         return "Completed: the signed report was handed in"

@@ -82,6 +82,8 @@ class Order(db.Model):
         CheckConstraint("price_cents IS NULL OR price_cents >= 0", name="price_not_negative"),
         Index("ix_orders_client_slot", "client_id", "slot_start"),
         Index("ix_orders_worker_slot", "worker_id", "slot_start"),
+        # Matching's "past results" counts finished orders per worker and status for every candidate.
+        Index("ix_orders_worker_status", "worker_id", "status"),
         Index("ix_orders_status_slot", "status", "slot_start"),
     )
 
@@ -112,8 +114,8 @@ class Order(db.Model):
     checkin_photo: Mapped[str | None] = mapped_column(String(255))
     report_photo: Mapped[str | None] = mapped_column(String(255))
 
-    # A no-show's copy (US-132) points at the order it replaces.
-    rebooked_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    # A no-show's copy (US-132) points at the order it replaces; one copy per failed order.
+    rebooked_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
 
     client: Mapped[User] = relationship(foreign_keys=[client_id])
     worker: Mapped[User | None] = relationship(foreign_keys=[worker_id])

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.clock import utcnow
@@ -377,11 +378,15 @@ def rebook(failed: Order, client: User, slot_start: datetime | None) -> Order:
     already = db.session.scalar(select(Order).where(Order.rebooked_from_id == failed.id))
     if already is not None:
         raise DuplicateError(slot=f"This order was already booked again as order #{already.id}.")
-    return request_order(
-        client,
-        service_type_id=failed.service_type_id,
-        description=failed.description,
-        slot_start=slot_start,
-        address=failed.address,
-        rebooked_from=failed,
-    )
+    try:
+        with db.session.begin_nested():
+            return request_order(
+                client,
+                service_type_id=failed.service_type_id,
+                description=failed.description,
+                slot_start=slot_start,
+                address=failed.address,
+                rebooked_from=failed,
+            )
+    except IntegrityError:  # a second request at the same moment lost the race
+        raise DuplicateError(slot="This order was already booked again.") from None
