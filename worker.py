@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
 
-    app = create_app()
+    # A worker always really sends: Flask-Mail suppresses sending when TESTING is set, which would
+    # mark outbox mail sent that never left (worker subprocesses of the test suite run MCF_ENV=test).
+    app = create_app(MAIL_SUPPRESS_SEND=False)
     set_worker_app(app)
     with app.app_context():
         connection = redis_connection()

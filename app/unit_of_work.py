@@ -26,6 +26,10 @@ def after_commit(callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_callbacks(session: Session) -> None:
+    # SQLAlchemy emits after_commit when a savepoint is released too (begin_nested() exiting);
+    # nothing is durable until the outermost transaction commits, so the callbacks wait for it.
+    if session.in_nested_transaction():
+        return
     callbacks = session.info.pop(_KEY, [])
     for _transaction, callback in callbacks:
         try:
