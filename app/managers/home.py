@@ -5,6 +5,7 @@ from app.accounts.services import count_users_with_role
 from app.extensions import db
 from app.managers import bp
 from app.notifications.models import OutboxEmail
+from app.orders.models import Order
 
 
 @bp.route("/")
@@ -15,4 +16,5 @@ def home():
         clients=count_users_with_role("client"),
         workers=count_users_with_role("worker"),
         email_counts=email_counts,
+        order_counts=dict(db.session.execute(select(Order.status, func.count()).group_by(Order.status)).all()),
     )

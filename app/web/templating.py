@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app

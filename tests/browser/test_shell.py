@@ -50,7 +50,7 @@ def test_manager_creates_worker_and_invitation_arrives(new_page, live_stack, man
     invited.goto(link)
     invited.fill("input[name=password]", "a brand new password")
     invited.fill("input[name=confirm]", "a brand new password")
-    invited.click("button[type=submit]")
+    invited.click("main button[type=submit]")
     assert invited.url.endswith("/work/")
     assert "Fresh Cat" in invited.content()
 
