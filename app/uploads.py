@@ -9,6 +9,7 @@ access check, through `send_photo`.
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 
 from app.validation import ValidationError
+
+log = logging.getLogger(__name__)
 
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 MAX_PIXELS = 40_000_000  # larger is a decompression bomb, not a phone photo
@@ -72,6 +75,16 @@ def photo_file(relative: str) -> Path:
     if root not in path.parents or not path.is_file():
         raise FileNotFoundError(relative)
     return path
+
+
+def discard_photo(relative: str | None) -> None:
+    """Remove a stored photo whose step was then refused (nothing may point at it)."""
+    if relative is None:
+        return
+    try:
+        photo_file(relative).unlink()
+    except OSError:
+        log.warning("could not remove the refused photo %s", relative)
 
 
 def send_photo(relative: str):

@@ -176,9 +176,13 @@ def create_worker(
     strengths: object = None,
     weaknesses: object = None,
     *,
+    photo_path: str | None = None,
     invite: bool = True,
 ) -> User:
-    """A worker account with the profile matching needs (US-010, US-120)."""
+    """A worker account with the profile matching needs (US-010, US-120).
+
+    `photo_path` is a photo already checked and stored by app.uploads.save_photo.
+    """
     errors = FieldErrors()
     email = _check_email(errors, email)
     name = _check_text(errors, "name", name, 120, required=True)
@@ -191,7 +195,12 @@ def create_worker(
 
     user = _insert_user(email, name, [Role.WORKER])
     user.worker_profile = WorkerProfile(
-        age=age, breed=breed, coat_colour=coat_colour, strengths=strengths, weaknesses=weaknesses
+        age=age,
+        breed=breed,
+        coat_colour=coat_colour,
+        strengths=strengths,
+        weaknesses=weaknesses,
+        photo_path=photo_path,
     )
     db.session.flush()
     publish(

@@ -1,6 +1,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import DecimalField, EmailField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
@@ -28,6 +29,7 @@ class WorkerForm(FlaskForm):
     coat_colour = StringField("Coat colour", validators=[Optional(), Length(max=80)])
     strengths = StringField("Strengths", description="Comma separated, e.g. cleaning, cooking")
     weaknesses = StringField("Weaknesses", description="Comma separated")
+    photo = FileField("Photo", description="JPEG, PNG or WebP, up to 8 MB (US-120)")
     submit = SubmitField("Create worker")
 
 

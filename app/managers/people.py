@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
 from app.accounts import services as accounts
@@ -10,8 +10,38 @@ from app.accounts.models import User
 from app.extensions import db
 from app.managers import bp
 from app.managers.forms import ClientForm, WorkerForm, apply_service_errors
+from app.uploads import discard_photo, save_photo, send_photo
 from app.validation import DuplicateError, ValidationError
 from app.web.pagination import page_args
+
+
+def _create_worker(form: WorkerForm) -> User:
+    """The worker with their photo; every field's problem is reported at once, photo included."""
+    photo_path, errors = None, {}
+    if form.photo.data and form.photo.data.filename:
+        try:
+            photo_path = save_photo(form.photo.data, "workers")
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    try:
+        user = accounts.create_worker(
+            form.email.data,
+            form.name.data,
+            form.age.data,
+            form.breed.data,
+            form.coat_colour.data,
+            form.strengths.data,
+            form.weaknesses.data,
+            photo_path=photo_path,
+        )
+    except ValidationError as exc:
+        discard_photo(photo_path)
+        raise type(exc)({**exc.errors, **errors}) from None
+    if errors:
+        discard_photo(photo_path)
+        raise ValidationError(errors)
+    return user
+
 
 PEOPLE = {
     "client": {
@@ -25,15 +55,7 @@ PEOPLE = {
     "worker": {
         "title": "Workers",
         "form": WorkerForm,
-        "create": lambda form: accounts.create_worker(
-            form.email.data,
-            form.name.data,
-            form.age.data,
-            form.breed.data,
-            form.coat_colour.data,
-            form.strengths.data,
-            form.weaknesses.data,
-        ),
+        "create": lambda form: _create_worker(form),
         "profile": User.worker_profile,
     },
 }
@@ -95,3 +117,14 @@ def resend_invitation(user_id: int):
         flash(f"A new invitation is on its way to {user.email}.", "success")
     target = url_for("managers.workers") if user.has_role("worker") else url_for("managers.clients")
     return redirect(target, code=303)
+
+
+@bp.route("/workers/<int:user_id>/photo")
+def worker_photo(user_id: int):
+    user = db.get_or_404(User, user_id)
+    if user.worker_profile is None or not user.worker_profile.photo_path:
+        abort(404)
+    try:
+        return send_photo(user.worker_profile.photo_path)
+    except FileNotFoundError:
+        abort(404)

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.orders import services as orders
 from app.orders.models import ACTIVE_STATUSES, Order, OrderStatus
 from app.orders.states import IllegalTransition
-from app.uploads import photo_file, save_photo
+from app.uploads import discard_photo, save_photo, send_photo
 from app.validation import ValidationError
 from app.web.pagination import page_args
 from app.workers import bp
@@ -144,16 +144,6 @@ def _messages(exc: ValidationError) -> list[str]:
     return [message for messages in exc.errors.values() for message in messages]
 
 
-def _discard(relative: str | None) -> None:
-    """Remove a photo saved for a step that was then refused."""
-    if relative is None:
-        return
-    try:
-        photo_file(relative).unlink()
-    except OSError:
-        log.warning("could not remove the refused photo %s", relative)
-
-
 def _photo_step(order_id: int, form, folder: str, step, done: str):
     """Save the photo, take the step; a bad photo is a 422 next to the field, an illegal step a 409."""
     order = _assigned(order_id)
@@ -164,7 +154,7 @@ def _photo_step(order_id: int, form, folder: str, step, done: str):
         step(order, _me(), saved)
     except ValidationError as exc:
         db.session.rollback()
-        _discard(saved)
+        discard_photo(saved)
         problems = apply_errors(form, exc.errors)
         status = 409 if isinstance(exc, IllegalTransition) else 422
         forms = {"checkin": form} if isinstance(form, CheckinForm) else {"report": form}
@@ -187,3 +177,15 @@ def complete_order(order_id: int):
 @bp.route("/orders/<int:order_id>/photos/<kind>")
 def order_photo(order_id: int, kind: str):
     return order_photo_response(_assigned(order_id), kind)
+
+
+@bp.route("/photo")
+def my_photo():
+    """The worker's own profile photo (US-120)."""
+    profile = _me().worker_profile
+    if profile is None or not profile.photo_path:
+        abort(404)
+    try:
+        return send_photo(profile.photo_path)
+    except FileNotFoundError:
+        abort(404)
