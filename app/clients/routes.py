@@ -14,7 +14,6 @@ from sqlalchemy.orm import joinedload
 from app.accounts.models import PAYMENT_METHODS, User
 from app.clients import bp
 from app.clients.forms import CancelForm, OrderRequestForm, RebookForm, apply_errors
-from app.clients.photos import order_photo_response
 from app.clients.timeline import client_timeline
 from app.extensions import db
 from app.orders import pricing
@@ -22,6 +21,7 @@ from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.states import IllegalTransition
 from app.validation import DuplicateError, ValidationError
+from app.web.order_photos import order_photo_response
 from app.web.pagination import page_args
 
 PER_PAGE = 20

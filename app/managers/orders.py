@@ -29,8 +29,8 @@ from app.orders import services as order_services
 from app.orders.models import STATUS_LABELS, Order, OrderStatus, ServiceType
 from app.orders.queries import timeline
 from app.supplies.models import CookieRequest, Kit
-from app.uploads import send_photo
 from app.validation import ValidationError
+from app.web.order_photos import order_photo_response
 from app.web.pagination import page_args
 
 STATUSES = [status.value for status in OrderStatus]
@@ -45,7 +45,6 @@ SORTS = {
 DEFAULT_SORT, DEFAULT_DIRECTION = "created", "desc"
 PER_PAGE = 25
 REFRESH_SECONDS = 12
-PHOTO_KINDS = ("checkin", "report")
 
 
 # ---------------------------------------------------------------- the table's filters
@@ -423,14 +422,5 @@ def fail_order(order_id: int):
 
 @bp.route("/orders/<int:order_id>/photos/<kind>")
 def order_photo(order_id: int, kind: str):
-    """The check-in or report photo, for managers only (the blueprint's rule)."""
-    if kind not in PHOTO_KINDS:
-        abort(404)
-    order = db.get_or_404(Order, order_id)
-    relative = order.checkin_photo if kind == "checkin" else order.report_photo
-    if not relative:
-        abort(404)
-    try:
-        return send_photo(relative)
-    except FileNotFoundError:
-        abort(404)
+    """The order's photos, for managers only (the blueprint's rule)."""
+    return order_photo_response(db.get_or_404(Order, order_id), kind)

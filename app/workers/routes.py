@@ -14,13 +14,13 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.clients.forms import apply_errors
-from app.clients.photos import order_photo_response
 from app.extensions import db
 from app.orders import services as orders
 from app.orders.models import ACTIVE_STATUSES, Order, OrderStatus
 from app.orders.states import IllegalTransition
 from app.uploads import discard_photo, save_photo, send_photo
 from app.validation import ValidationError
+from app.web.order_photos import order_photo_response
 from app.web.pagination import page_args
 from app.workers import bp
 from app.workers.forms import CheckinForm, ReportForm
