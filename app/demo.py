@@ -209,6 +209,13 @@ class _Demo:
                 found += 1
         return day
 
+    def working_day_before(self, days: int):
+        """`days` ago, moved back to a working day (the company does not work on Sundays)."""
+        day = self.today - timedelta(days=days)
+        while day.weekday() not in self.hours.days:
+            day -= timedelta(days=1)
+        return day
+
     # ------------------------------------------------------------ the past, told as it happened
 
     def event(self, order: Order, event_type: str, at: datetime, **extra) -> None:
@@ -223,7 +230,7 @@ class _Demo:
         if story.outcome == "in_progress":
             start = (self.now - timedelta(minutes=40)).replace(second=0, microsecond=0)
         else:
-            start = self.slot(self.today - timedelta(days=story.days_ago), story.slot, service)
+            start = self.slot(self.working_day_before(story.days_ago), story.slot, service)
         requested_at = start - timedelta(days=2, hours=3)
         order = Order(
             client=client,
