@@ -139,7 +139,7 @@ def run(url: str) -> None:
             for statement in FILL.split(";\n"):
                 if statement.strip():
                     conn.execute(statement, {"workers": WORKERS, "clients": CLIENTS, "orders": ORDERS})
-            conn.execute("ANALYZE")
+            conn.execute("VACUUM ANALYZE")  # the steady state autovacuum keeps: visibility map set
             counts = conn.execute(
                 "SELECT (SELECT count(*) FROM user_roles WHERE role = 'worker'), (SELECT count(*) FROM orders)"
             ).fetchone()
