@@ -138,6 +138,17 @@ class BaseConfig:
     COOKIE_CONTRACTOR_WEBHOOK_URL = env("COOKIE_CONTRACTOR_WEBHOOK_URL")
     COOKIE_WEBHOOK_TIMEOUT_SECONDS = env_float("COOKIE_WEBHOOK_TIMEOUT_SECONDS", 10)
 
+    # Billing (US-030..US-270). Periods are computed in COMPANY_TIMEZONE.
+    WORKER_SHARE_PERCENT = env_int("WORKER_SHARE_PERCENT", 60)  # US-230
+    FAILED_ORDER_FINE_CENTS = env_int("FAILED_ORDER_FINE_CENTS", 40_00)  # US-240: 40 units
+    CLIENT_PAYMENT_PROVIDER = env("CLIENT_PAYMENT_PROVIDER", "sandbox")  # sandbox | manual
+    WORKER_PAYOUT_PROVIDER = env("WORKER_PAYOUT_PROVIDER", "sandbox")  # sandbox | manual (Golden Hat)
+    # A failed client charge is retried this many hours after each failure, then left failed.
+    PAYMENT_RETRY_HOURS = env("PAYMENT_RETRY_HOURS", "24,72,168")
+    BILLING_CHECK_SECONDS = env_int("BILLING_CHECK_SECONDS", 300)
+    # A run with no heartbeat for this long is taken as dead (killed) and may be started again.
+    BILLING_RUN_STALE_SECONDS = env_int("BILLING_RUN_STALE_SECONDS", 120)
+
     # Uploaded photos live outside the web root.
     UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     MAX_PHOTO_BYTES = env_int("MAX_PHOTO_MB", 8) * 1024 * 1024
