@@ -66,6 +66,7 @@ def register_models(app: Flask) -> None:
 def register_event_consumers(app: Flask) -> None:
     """Consumers register themselves on import; the after-commit hook is a session listener."""
     from app import unit_of_work  # noqa: F401
+    from app.billing import postings as billing_postings  # noqa: F401
     from app.matching import consumers as matching_consumers  # noqa: F401
     from app.notifications import consumers, order_mail  # noqa: F401
     from app.supplies import consumers as supplies_consumers  # noqa: F401

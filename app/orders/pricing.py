@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
+
+from app.billing.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, TransactionKind
+from app.extensions import db
 from app.orders.models import ServiceType
 
 CENTS_PER_UNIT = 100
@@ -45,8 +49,23 @@ def base_price_cents(service_type: ServiceType) -> int:
 
 
 def paid_total_cents(client_id: int) -> int:
-    """What the client has paid so far: 0 until billing exists (issue: billing replaces this)."""
-    return 0
+    """What the client has paid so far (US-040): the sum of their payments in the ledger.
+
+    A payment is posted only when an invoice is paid (client account credited, cash debited), so
+    unpaid or failed invoices count for nothing. Read at matching, so an order priced after the
+    payment that crosses a tier gets the new discount.
+    """
+    credited = db.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(
+            LedgerAccount.kind == AccountKind.CLIENT,
+            LedgerAccount.user_id == client_id,
+            LedgerTransaction.kind == TransactionKind.PAYMENT,
+        )
+    )
+    return -int(credited)
 
 
 @dataclass(frozen=True)
