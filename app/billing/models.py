@@ -56,9 +56,7 @@ class LedgerAccount(db.Model):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         UniqueConstraint("kind", "user_id"),
-        CheckConstraint(
-            "(kind IN ('client', 'worker')) = (user_id IS NOT NULL)", name="party_accounts_have_a_user"
-        ),
+        CheckConstraint("(kind IN ('client', 'worker')) = (user_id IS NOT NULL)", name="party_accounts_have_a_user"),
         # The company's accounts have no user: one each, which the unique constraint can't enforce
         # (NULLs are distinct), so this index does.
         Index("uq_ledger_accounts_company_kind", "kind", unique=True, postgresql_where="user_id IS NULL"),

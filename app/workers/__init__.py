@@ -4,4 +4,4 @@ from app.web.access import guarded_blueprint
 
 bp = guarded_blueprint("workers", __name__, "worker", url_prefix="/work")
 
-from app.workers import routes  # noqa: E402,F401
+from app.workers import earnings, routes  # noqa: E402,F401
