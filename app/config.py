@@ -148,6 +148,8 @@ class BaseConfig:
     BILLING_CHECK_SECONDS = env_int("BILLING_CHECK_SECONDS", 300)
     # A run with no heartbeat for this long is taken as dead (killed) and may be started again.
     BILLING_RUN_STALE_SECONDS = env_int("BILLING_RUN_STALE_SECONDS", 120)
+    # Tests only: the sandbox provider's answer comes back this much later (to kill a run midway).
+    SANDBOX_DELAY_SECONDS = env_float("SANDBOX_DELAY_SECONDS", 0.0)
 
     # Uploaded photos live outside the web root.
     UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))

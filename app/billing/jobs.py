@@ -1,0 +1,41 @@
+"""Billing jobs on the `billing` queue: a run's work, and the periodic checks (app/schedule.py)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from app.billing import runs
+from app.clock import utcnow
+from app.extensions import db
+from app.jobs import job
+from app.validation import ValidationError
+
+log = logging.getLogger(__name__)
+
+
+@job
+def execute_run(run_id: int, now: str | None = None) -> dict | None:
+    """Do the work of a started run; `now` (ISO, tests) is the business moment it bills up to."""
+    moment = datetime.fromisoformat(now) if now else None
+    run = runs.execute(run_id, moment)
+    return run.summary if run is not None else None
+
+
+@job
+def check(kind: str) -> int | None:
+    """Every BILLING_CHECK_SECONDS: start a run of this kind when it has something to do.
+
+    Each run finds its own due periods and payments, so checking often is harmless.
+    """
+    if not runs.has_work(kind, utcnow()):
+        db.session.rollback()
+        return None
+    try:
+        run = runs.start_run(kind, None)
+    except ValidationError:  # one is running already
+        db.session.rollback()
+        return None
+    db.session.commit()  # the run's job is enqueued after this commit
+    log.info("started billing run #%s (%s)", run.id, kind)
+    return run.id

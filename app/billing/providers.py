@@ -1,0 +1,208 @@
+"""Payment providers behind one adapter interface (issue 4, item 8).
+
+An adapter charges a client or pays out a worker, each call with an idempotency key: it returns a
+`ProviderResult` (settled, with the provider's reference) or raises `PaymentDeclined`. Repeating a
+key must never move money twice; the real providers promise that, and the sandbox keeps its own
+book (`SandboxPayment`) to keep the promise here.
+
+- `sandbox`: stands in for the client's card/bank and for Golden Hat. It fails for the user ids in
+  `SandboxSetting.fail_user_ids`, or for `fail_rate` percent of keys (decided from the key, so a
+  replay gets the same answer). Its book is written outside the caller's transaction, as a real
+  provider's would be: a caller killed after the call still finds the first outcome on its retry.
+- `manual`: nothing is sent; the invoice waits for a manager (`payments.mark_paid_manually`).
+
+Which adapter: CLIENT_PAYMENT_PROVIDER / WORKER_PAYOUT_PROVIDER, either one name ("sandbox") or per
+client payment method ("card=sandbox,bank_transfer=manual", any method not listed uses "default=").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert
+
+from app.billing.models import SandboxPayment, SandboxSetting
+from app.extensions import db
+from app.validation import FieldErrors
+
+CHARGE = "charge"
+PAYOUT = "payout"
+
+
+class PaymentDeclined(Exception):
+    """The provider refused the payment; the message is safe to show to the party."""
+
+    def __init__(self, message: str, reference: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.reference = reference
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    reference: str
+    settled: bool = True  # False: nothing was sent, a manager settles it (the manual adapter)
+
+
+class PaymentProvider:
+    """The adapter interface."""
+
+    name = ""
+    automatic = True  # False: nothing is sent, the invoice waits for a manager
+
+    def charge(self, *, key: str, user_id: int, amount_cents: int, description: str) -> ProviderResult:
+        raise NotImplementedError
+
+    def payout(self, *, key: str, user_id: int, amount_cents: int, description: str) -> ProviderResult:
+        raise NotImplementedError
+
+
+class ManualProvider(PaymentProvider):
+    name = "manual"
+    automatic = False
+
+    def charge(self, *, key: str, user_id: int, amount_cents: int, description: str) -> ProviderResult:
+        return ProviderResult(reference="", settled=False)
+
+    payout = charge
+
+
+class SandboxProvider(PaymentProvider):
+    name = "sandbox"
+
+    def charge(self, *, key: str, user_id: int, amount_cents: int, description: str) -> ProviderResult:
+        return self._call(CHARGE, key, user_id, amount_cents)
+
+    def payout(self, *, key: str, user_id: int, amount_cents: int, description: str) -> ProviderResult:
+        return self._call(PAYOUT, key, user_id, amount_cents)
+
+    def _call(self, operation: str, key: str, user_id: int, amount_cents: int) -> ProviderResult:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        setting = sandbox_settings(create=False)
+        fail_ids = {int(uid) for uid in (setting.fail_user_ids if setting else [])}
+        fail_rate = setting.fail_rate if setting else 0
+        if user_id in fail_ids:
+            succeeded, error = False, "Declined by the sandbox (this party is set to fail)."
+        elif int(digest[:8], 16) % 100 < fail_rate:
+            succeeded, error = False, f"Declined by the sandbox (random failure at {fail_rate}%)."
+        else:
+            succeeded, error = True, ""
+        row = {
+            "idempotency_key": key,
+            "operation": operation,
+            "user_id": user_id,
+            "amount_cents": amount_cents,
+            "succeeded": succeeded,
+            "error": error,
+            "reference": f"sbx_{digest[:20]}",
+        }
+        first = _record_once(row)
+        delay = float(current_app.config.get("SANDBOX_DELAY_SECONDS") or 0)
+        if delay:  # tests: the answer is slow to come back, so a caller can be killed meanwhile
+            time.sleep(delay)
+        if not first.succeeded:
+            raise PaymentDeclined(first.error, reference=first.reference)
+        return ProviderResult(reference=first.reference)
+
+
+@dataclass(frozen=True)
+class _Booked:
+    succeeded: bool
+    error: str
+    reference: str
+
+
+def _record_once(row: dict) -> _Booked:
+    """Insert the sandbox's book row once per key and return the FIRST outcome for the key.
+
+    Written on a connection of its own (committed at once) when the session is bound to the engine;
+    a session bound to one connection (the rollback-per-test fixture) shares that connection.
+    """
+    statement = insert(SandboxPayment).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    query = select(SandboxPayment.succeeded, SandboxPayment.error, SandboxPayment.reference).where(
+        SandboxPayment.idempotency_key == row["idempotency_key"]
+    )
+    bind = db.session.get_bind()
+    if isinstance(bind, Engine):
+        with bind.begin() as connection:
+            connection.execute(statement)
+            found = connection.execute(query).one()
+    else:
+        db.session.execute(statement)
+        found = db.session.execute(query).one()
+    return _Booked(*found)
+
+
+ADAPTERS: dict[str, type[PaymentProvider]] = {"sandbox": SandboxProvider, "manual": ManualProvider}
+
+
+def _choose(setting: str, method: str | None) -> str:
+    setting = (setting or "sandbox").strip()
+    if "=" not in setting:
+        return setting
+    choices = dict(part.strip().split("=", 1) for part in setting.split(",") if "=" in part)
+    return choices.get(method or "", choices.get("default", "sandbox")).strip()
+
+
+def get_provider(name: str) -> PaymentProvider:
+    try:
+        return ADAPTERS[name]()
+    except KeyError:
+        raise ValueError(f"unknown payment provider {name!r} (known: {', '.join(ADAPTERS)})") from None
+
+
+def client_provider(payment_method: str | None) -> PaymentProvider:
+    """The adapter for a client's chosen payment method (ClientProfile.payment_method)."""
+    return get_provider(_choose(current_app.config["CLIENT_PAYMENT_PROVIDER"], payment_method))
+
+
+def worker_provider() -> PaymentProvider:
+    """Golden Hat (US-230): the sandbox stands in for it unless configured otherwise."""
+    return get_provider(_choose(current_app.config["WORKER_PAYOUT_PROVIDER"], None))
+
+
+# ---------------------------------------------------------------- sandbox settings (pages, tests)
+
+
+def sandbox_settings(create: bool = True) -> SandboxSetting | None:
+    """The one settings row (created with no failures when missing, if `create`)."""
+    setting = db.session.scalar(select(SandboxSetting).order_by(SandboxSetting.id).limit(1))
+    if setting is None and create:
+        setting = SandboxSetting(fail_user_ids=[], fail_rate=0)
+        db.session.add(setting)
+        db.session.flush()
+    return setting
+
+
+def set_sandbox(fail_user_ids, fail_rate) -> SandboxSetting:
+    """Make the sandbox fail for these user ids and/or at this percent rate (0-100). Flushes only."""
+    errors = FieldErrors()
+    ids: list[int] = []
+    if isinstance(fail_user_ids, str):
+        fail_user_ids = fail_user_ids.replace(",", " ").split()
+    for value in fail_user_ids or []:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            errors.add("fail_user_ids", f"{value!r} is not a user id.")
+            continue
+        if number <= 0:
+            errors.add("fail_user_ids", f"{value!r} is not a user id.")
+        elif number not in ids:
+            ids.append(number)
+    try:
+        rate = int(str(fail_rate if fail_rate not in (None, "") else 0).strip())
+    except ValueError:
+        rate = -1
+    if not 0 <= rate <= 100:
+        errors.add("fail_rate", "Enter a whole percent from 0 to 100.")
+    errors.raise_if_any()
+    setting = sandbox_settings()
+    setting.fail_user_ids = sorted(ids)
+    setting.fail_rate = rate
+    db.session.flush()
+    return setting
