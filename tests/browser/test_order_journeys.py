@@ -117,7 +117,12 @@ def test_order_end_to_end_in_the_browser(app, live_stack, people, new_page, tmp_
 
     supply = new_page()
     log_in(supply, people["supply"], PASSWORD)
+    # The kit request is made by the supplies consumer after order.matched: it may lag a moment.
     row = supply.locator(f"#kit-{order_id}")
+    deadline = time.monotonic() + 30
+    while row.count() == 0 and time.monotonic() < deadline:
+        supply.wait_for_timeout(300)
+        supply.reload()
     row.locator("button:has-text('Cookie received')").click()
     supply.wait_for_timeout(300)
     supply.locator(f"#kit-{order_id} button:has-text('Issued')").click()
