@@ -1,8 +1,18 @@
-"""Demo data for `make run`: accounts (password `demo-password`), service types and a week of orders.
+"""Demo data for `make run`: accounts (password `demo-password`), service types, a week of orders
+in every status, and weeks of history for billing.
 
 `flask demo load` calls `load_demo()` once: the accounts are created when the manager's account is
-missing, the catalogue and the orders when there is no service type yet, so each part loads once
-(and an older demo database gains the orders).
+missing, the catalogue and the orders when there is no service type yet, the billing history when
+the demo clients have no order older than the last week, so each part loads once (and an older
+demo database gains what it lacks).
+
+The billing history (issue 4): finished orders on the working days before the last week, back to
+at least five whole weeks and the whole previous month; two manager credits (US-270), one dated
+last month; and the sandbox set to decline one client's charges (a failed invoice and its retries).
+Its order events are left to the billing consumer (written without a delivery job each, so they
+don't queue ahead of everyone's mail: the sweep re-enqueues them and the daily close delivers what
+is still pending of a day), and the weekly and monthly runs to the scheduled checks and to the
+manager's buttons on /manage/billing.
 
 The orders cover every status. Upcoming ones go through the real services (request, matching,
 kit and cookie, the worker's confirmation), so their events, emails and matching explanation are
@@ -149,6 +159,18 @@ CANCEL_REASONS = {
 # people about last week). Consumers added later still get these events.
 HISTORY_HANDLED_BY = ("matching", "notifications", "supplies")
 
+# The billing history (issue 4): orders on the working days before PAST's week, back to at least
+# HISTORY_WEEKS whole weeks and the whole previous month. The services each worker does (their strengths).
+HISTORY_WEEKS = 5
+RECENT_DAYS = 7  # PAST's stories are within this many days (a Sunday moves "6 days ago" back to 7)
+SKILLED_SERVICES = [("House cleaning", "Cooking"), ("Gardening", "Shopping"), ("Small repairs", "House cleaning")]
+# US-270: (cents, reason) credited by the manager: to the first worker last month, to the third this month.
+CREDITS = [
+    (25_00, "Stayed two extra hours to finish a spring clean without asking for more."),
+    (15_00, "Brought her own sisal rope when the repair kit came short."),
+]
+FAILING_CLIENT = 2  # the sandbox declines this client's charges, so a failed invoice and its retries show
+
 
 def load_demo() -> bool:
     """Create whatever part of the demo is missing; True if anything was created."""
@@ -158,6 +180,9 @@ def load_demo() -> bool:
         created = True
     if db.session.scalar(select(func.count()).select_from(ServiceType)) == 0:
         _load_orders()
+        created = True
+    if not _has_billing_history():
+        _load_billing_history()
         created = True
     return created
 
@@ -177,20 +202,22 @@ def _load_accounts() -> None:
 
 
 class _Demo:
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
         self.hours = orders.working_hours()
         self.now = utcnow()
         self.today = self.now.astimezone(self.hours.timezone).date()
-        self.types = {}
+        self.types = {service.name: service for service in db.session.scalars(select(ServiceType))}
         for name, description, duration, skills, consumables in SERVICE_TYPES:
-            self.types[name] = orders.save_service_type(
-                None,
-                name=name,
-                description=description,
-                duration_minutes=duration,
-                skills=skills,
-                consumables=consumables,
-            )
+            if name not in self.types:
+                self.types[name] = orders.save_service_type(
+                    None,
+                    name=name,
+                    description=description,
+                    duration_minutes=duration,
+                    skills=skills,
+                    consumables=consumables,
+                )
         self.manager = accounts.find_user_by_email(STAFF[0][0])
         self.supply = accounts.find_user_by_email(STAFF[1][0])
         self.workers = [accounts.find_user_by_email(row[0]) for row in WORKERS]
@@ -219,8 +246,19 @@ class _Demo:
     # ------------------------------------------------------------ the past, told as it happened
 
     def event(self, order: Order, event_type: str, at: datetime, **extra) -> None:
-        """Publish like app.orders.states.move does (EVENT_TYPES), dated when it happened."""
-        event = publish(event_type, "order", order.id, order_payload(order, **extra))
+        """Publish like app.orders.states.move does (EVENT_TYPES), dated when it happened.
+
+        The older billing history (`quiet`) writes the same rows without enqueueing a delivery per
+        event and consumer (thousands of jobs ahead of everyone's mail at `make run`): its events are
+        handled for HISTORY_HANDLED_BY, and the sweep and the daily close deliver them to billing.
+        """
+        if self.quiet:
+            event = Event(type=event_type, aggregate_type="order", aggregate_id=str(order.id))
+            event.payload = order_payload(order, **extra)
+            db.session.add(event)
+            db.session.flush()
+        else:
+            event = publish(event_type, "order", order.id, order_payload(order, **extra))
         event.created_at = at
         event.payload = {**event.payload, "at": at.isoformat()}
 
@@ -316,6 +354,15 @@ class _Demo:
         self.event(order, EVENT_TYPES[status], at, reason=order.finish_reason, by_user_id=actor.id)
         return order
 
+    def credits(self, previous_month) -> list[tuple[User, int, str, datetime]]:
+        """The manager's credits (US-270): (worker, cents, reason, when), one in last month's invoice."""
+        evening = datetime.combine(previous_month, self.hours.closes, tzinfo=self.hours.timezone)
+        this_month = datetime.combine(self.today.replace(day=1), datetime.min.time(), tzinfo=self.hours.timezone)
+        return [
+            (self.workers[0], CREDITS[0][0], CREDITS[0][1], evening),
+            (self.workers[2], CREDITS[1][0], CREDITS[1][1], max(self.now - timedelta(hours=1), this_month)),
+        ]
+
     # ------------------------------------------------------------ the coming days, through the services
 
     def upcoming(self, days_ahead: int, index: int, client_index: int, service_name: str, state: str) -> Order:
@@ -366,13 +413,7 @@ def _load_orders() -> None:
         order = demo.past(story)
         if story.outcome == "no_show":
             failed = order
-    history = db.session.execute(select(Event.id, Event.type).where(Event.id > history_start)).all()
-    for name in HISTORY_HANDLED_BY:
-        consumer = consumers.get(name)
-        for event_id, event_type in history:
-            if consumer is not None and event_type in consumer.handlers:
-                db.session.add(HandledEvent(consumer=name, event_id=event_id, handled_at=demo.now))
-    db.session.flush()
+    _mark_history_handled(history_start, demo.now)
 
     for spec in UPCOMING:
         demo.upcoming(*spec)
@@ -381,6 +422,87 @@ def _load_orders() -> None:
         demo.match(copy)
         demo.supplies(copy, "matched")
     db.session.flush()
+
+
+def _mark_history_handled(after_event_id: int, now: datetime) -> None:
+    """The events published since `after_event_id` are history: handled by HISTORY_HANDLED_BY only."""
+    history = db.session.execute(select(Event.id, Event.type).where(Event.id > after_event_id)).all()
+    for name in HISTORY_HANDLED_BY:
+        consumer = consumers.get(name)
+        for event_id, event_type in history:
+            if consumer is not None and event_type in consumer.handlers:
+                db.session.add(HandledEvent(consumer=name, event_id=event_id, handled_at=now))
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- weeks of history for billing (issue 4)
+
+
+def history_stories(demo: _Demo) -> list[Past]:
+    """Orders on the working days before the last week, oldest first: whole weeks from the Monday of
+    HISTORY_WEEKS weeks ago or of the previous month's first day, whichever is earlier, so the previous
+    calendar month and at least five weeks are complete for the runs to bill. Each worker does the
+    services they are good at; most orders complete, some are cancelled (by the client after matching,
+    which is charged; by a manager before it, which is not) and a few are no-shows (a fine)."""
+    previous_month = (demo.today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    first = min(demo.today - timedelta(weeks=HISTORY_WEEKS), previous_month)
+    first -= timedelta(days=first.weekday())
+    stories, number = [], 0
+    for days_ago in range((demo.today - first).days, RECENT_DAYS, -1):
+        day = demo.today - timedelta(days=days_ago)
+        if day.weekday() not in demo.hours.days:
+            continue
+        for slot in range(1 if day.toordinal() % 3 == 0 else 2):
+            worker = number % len(WORKERS)
+            client = (number + number // len(WORKERS)) % len(CLIENTS)
+            service = SKILLED_SERVICES[worker][(number // len(WORKERS)) % 2]
+            if number % 11 == 5:
+                outcome = "no_show"
+            elif number % 7 == 3:
+                outcome = "cancelled_by_client"
+            elif number % 19 == 9:
+                outcome = "cancelled_by_manager"
+            else:
+                outcome = "completed"
+            stories.append(Past(days_ago, slot, client, worker, service, outcome))
+            number += 1
+    return stories
+
+
+def _has_billing_history() -> bool:
+    clients = [user.id for user in (accounts.find_user_by_email(row[0]) for row in CLIENTS) if user is not None]
+    if not clients:
+        return True  # not the demo's database: nothing to add to
+    hours = orders.working_hours()
+    today = utcnow().astimezone(hours.timezone).date()
+    cutoff = datetime.combine(today - timedelta(days=RECENT_DAYS), datetime.min.time(), tzinfo=hours.timezone)
+    older = select(Order.id).where(Order.client_id.in_(clients), Order.slot_start < cutoff).limit(1)
+    return db.session.scalar(older) is not None
+
+
+def _load_billing_history() -> None:
+    """The older orders, a manager's credits (US-270) and a client whose sandbox payments fail.
+
+    The billing consumer is left to post the history's order events (they are not marked handled for
+    it): the running worker delivers them, and the daily close delivers whatever is still pending of a
+    day before closing it. The runs are left to the scheduled checks and the manager's buttons.
+    """
+    demo = _Demo(quiet=True)
+    history_start = db.session.scalar(select(func.coalesce(func.max(Event.id), 0)))
+    for story in history_stories(demo):
+        demo.past(story)
+    _mark_history_handled(history_start, demo.now)
+
+    from app.billing.credits import credit_worker
+    from app.billing.providers import sandbox_settings, set_sandbox
+
+    previous_month = (demo.today.replace(day=1) - timedelta(days=1)).replace(day=15)
+    for number, (worker, amount, reason, when) in enumerate(demo.credits(previous_month)):
+        credit_worker(worker, amount, reason, demo.manager, idempotency_key=f"demo-{number}", now=when)
+    # US-220 failure and retry: the sandbox declines every charge of this client.
+    setting = sandbox_settings()
+    failing = demo.clients[FAILING_CLIENT].id
+    set_sandbox(sorted({*setting.fail_user_ids, failing}), setting.fail_rate)
 
 
 def _photo(order: Order, kind: str) -> str:
