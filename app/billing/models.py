@@ -97,6 +97,8 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
         Index("ix_ledger_entries_account_occurred", "account_id", "occurred_at"),
+        # The daily close totals one day of all accounts: a range on occurred_at alone.
+        Index("ix_ledger_entries_occurred", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
