@@ -74,12 +74,14 @@ def wait_for_status(app, order_id: int, status: str, timeout: float = 45) -> Ord
     raise AssertionError(f"order {order_id} never became {status}")
 
 
-def wait_for_outbox_drained(app, timeout: float = 60) -> list[OutboxEmail]:
+def wait_for_outbox_drained(app, last_template: str, timeout: float = 60) -> list[OutboxEmail]:
+    """The outbox once the mail of the last step exists (events are delivered asynchronously) and all is sent."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with app.app_context():
             rows = list(db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.recipient, OutboxEmail.sequence)))
-            if rows and all(row.status == "sent" for row in rows):
+            arrived = any(row.template == last_template for row in rows)
+            if arrived and all(row.status == "sent" for row in rows):
                 db.session.expunge_all()
                 return rows
         time.sleep(0.3)
@@ -145,7 +147,7 @@ def test_order_end_to_end_in_the_browser(app, live_stack, people, new_page, tmp_
     assert "Completed" in client.content()
     assert client.locator("img[src*='/photos/report']").count() == 1
 
-    rows = wait_for_outbox_drained(app)
+    rows = wait_for_outbox_drained(app, "order_completed")
     by_recipient: dict[str, list[str]] = {}
     for row in rows:
         by_recipient.setdefault(row.recipient, []).append(row.template)
