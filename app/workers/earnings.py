@@ -11,24 +11,8 @@ from flask_login import current_user
 
 from app.billing import queries
 from app.billing.models import AccountKind
-from app.web.pagination import page_args
+from app.web.party_money import invoices_part, ledger_part
 from app.workers import bp
-
-LINES_PER_PAGE = 25
-INVOICES_PER_PAGE = 12
-
-
-def _ledger(user_id: int) -> dict:
-    page, per_page = page_args(LINES_PER_PAGE)
-    account_id = queries.party_account_id(AccountKind.WORKER, user_id)
-    lines, has_next = queries.ledger_lines(account_id, page, per_page, sign=queries.natural_sign(AccountKind.WORKER))
-    return {"lines": lines, "page": page, "has_next": has_next}
-
-
-def _invoices(user_id: int) -> dict:
-    page = max(1, request.args.get("invoices_page", 1, type=int) or 1)
-    rows, has_next = queries.party_invoices(AccountKind.WORKER, user_id, page, INVOICES_PER_PAGE)
-    return {"invoices": rows, "invoices_page": page, "invoices_has_next": has_next}
 
 
 @bp.route("/earnings")
@@ -36,15 +20,15 @@ def earnings():
     me = current_user.id
     fragment = request.headers.get("HX-Request") and request.args.get("part")
     if fragment == "ledger":
-        return render_template("workers/earnings_ledger.html", **_ledger(me))
+        return render_template("workers/earnings_ledger.html", **ledger_part(AccountKind.WORKER, me))
     if fragment == "invoices":
-        return render_template("workers/earnings_invoices.html", **_invoices(me))
+        return render_template("workers/earnings_invoices.html", **invoices_part(AccountKind.WORKER, me))
     return render_template(
         "workers/earnings.html",
         money=queries.worker_money(me),
         credits=queries.worker_credits(me),
-        **_ledger(me),
-        **_invoices(me),
+        **ledger_part(AccountKind.WORKER, me),
+        **invoices_part(AccountKind.WORKER, me),
     )
 
 
