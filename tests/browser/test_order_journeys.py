@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,6 +29,8 @@ from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.slow
 PASSWORD = "journey-password-1"
+# An order's own page (the request form at /client/orders/new must not count as arrived).
+ORDER_PAGE = re.compile(r".*/client/orders/\d+$")
 
 
 def next_working_day(app) -> datetime:
@@ -103,7 +106,7 @@ def request_help(page, app, description: str) -> int:
     page.fill("input[name=day]", next_working_day(app).date().isoformat())
     page.select_option("select[name=start]", value="10:00")
     page.click("button:has-text('Send my request')")
-    page.wait_for_url("**/client/orders/*")
+    page.wait_for_url(ORDER_PAGE)
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
 
 
@@ -126,7 +129,8 @@ def test_order_end_to_end_in_the_browser(app, live_stack, people, new_page, tmp_
         supply.wait_for_timeout(300)
         supply.reload()
     row.locator("button:has-text('Cookie received')").click()
-    supply.wait_for_timeout(300)
+    # The row is swapped in place; issue only once it shows the cookie arrived (else it asks first).
+    supply.locator(f"#kit-{order_id}").get_by_text("Received", exact=True).wait_for()
     supply.locator(f"#kit-{order_id} button:has-text('Issued')").click()
     wait_for_status(app, order_id, "kit_issued")
 
@@ -199,7 +203,7 @@ def test_no_show_fails_and_the_client_rebooks_from_the_email(app, live_stack, pe
     client.fill("input[name=day]", new_day.date().isoformat())
     client.select_option("select[name=start]", value="14:00")
     client.click("button:has-text('Book again')")
-    client.wait_for_url("**/client/orders/*")
+    client.wait_for_url(ORDER_PAGE)
     copy_id = int(client.url.rstrip("/").rsplit("/", 1)[1])
     assert copy_id != order_id
 
