@@ -103,8 +103,12 @@ def request_help(page, app, description: str) -> int:
     page.wait_for_function(
         "document.querySelector('#quote') && document.querySelector('#quote').innerText.includes('100.00')"
     )
+    # Changing the service swaps in its start times (htmx): choose the time only after that landed.
+    page.wait_for_load_state("networkidle")
     page.fill("input[name=day]", next_working_day(app).date().isoformat())
+    page.wait_for_load_state("networkidle")
     page.select_option("select[name=start]", value="10:00")
+    assert page.input_value("select[name=start]") == "10:00"
     page.click("button:has-text('Send my request')")
     page.wait_for_url(ORDER_PAGE)
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
