@@ -79,7 +79,8 @@ class MailboxHandler:
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls hooks by this name
         self._counter += 1
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**9:09d}-{self._counter:05d}"
+        # Names sort in arrival order: wall-clock nanoseconds, then this server's own count.
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns():020d}-{self._counter:05d}"
         (self.directory / f"{name}.eml").write_bytes(envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
