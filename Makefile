@@ -33,9 +33,11 @@ run: $(STAMP)
 test: $(STAMP) | $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## ruff, and the import contracts of pyproject.toml (the layering of ARCHITECTURE.md).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -5,7 +5,7 @@
     python worker.py --burst         # work until the queues are empty, then exit (tests)
     python worker.py --no-cron       # run more workers, but only one cron per deployment is needed
 
-Periodic jobs are registered in app/schedule.py. Every job runs in its own app context.
+Periodic jobs are registered in app/platform/schedule.py. Every job runs in its own app context.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from rq.cron import CronScheduler
 
 from app import create_app
 from app.extensions import db
-from app.jobs import set_worker_app
-from app.queues import QUEUE_NAMES, redis_connection
-from app.schedule import register_periodic_jobs
+from app.platform.jobs import set_worker_app
+from app.platform.queues import QUEUE_NAMES, redis_connection
+from app.platform.schedule import register_periodic_jobs
 
 log = logging.getLogger("mcf.worker")
 

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 
 from flask import Flask
 
 from app.config import BaseConfig, ProductionConfig, config_from_env
+from app.platform import jobs
+
+# The domain packages, each with its own tables in `models.py`.
+DOMAINS = ("accounts", "events", "notifications", "orders", "matching", "supplies", "billing")
+
+
+# Modules that register event consumers, and those that register periodic jobs and sweepers.
+EVENT_CONSUMERS = (
+    "app.billing.postings",
+    "app.matching.consumers",
+    "app.notifications.consumers",
+    "app.notifications.order_mail",
+    "app.supplies.consumers",
+)
+JOB_MODULES = (
+    "app.platform.sweep",
+    "app.events.jobs",
+    "app.notifications.jobs",
+    "app.supplies.jobs",
+    "app.orders.jobs",
+    "app.billing.jobs",
+)
 
 
 def create_app(config: type[BaseConfig] | None = None, **overrides) -> Flask:
@@ -27,6 +50,7 @@ def create_app(config: type[BaseConfig] | None = None, **overrides) -> Flask:
     register_error_handlers(app)
     register_template_helpers(app)
     register_cli(app)
+    jobs.set_app_factory(create_app)
     return app
 
 
@@ -47,7 +71,8 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrations = os.path.normpath(os.path.join(app.root_path, "..", "migrations"))
-    migrate.init_app(app, db, directory=migrations, compare_type=True)
+    # PostgreSQL alters tables in place: no SQLite batch mode (Flask-Migrate's default) in new revisions.
+    migrate.init_app(app, db, directory=migrations, compare_type=True, render_as_batch=False)
     csrf.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
@@ -60,46 +85,45 @@ def register_extensions(app: Flask) -> None:
 
 def register_models(app: Flask) -> None:
     """Import every domain's models so SQLAlchemy and Alembic see all tables."""
-    from app import models  # noqa: F401
+    for domain in DOMAINS:
+        importlib.import_module(f"app.{domain}.models")
 
 
 def register_event_consumers(app: Flask) -> None:
-    """Consumers register themselves on import; the after-commit hook is a session listener."""
-    from app import unit_of_work  # noqa: F401
-    from app.billing import postings as billing_postings  # noqa: F401
-    from app.matching import consumers as matching_consumers  # noqa: F401
-    from app.notifications import consumers, order_mail  # noqa: F401
-    from app.supplies import consumers as supplies_consumers  # noqa: F401
+    """Consumers, periodic jobs and sweepers register themselves when their modules are imported."""
+    importlib.import_module("app.platform.unit_of_work")  # the after-commit hook, a session listener
+    for module in EVENT_CONSUMERS + JOB_MODULES:
+        importlib.import_module(module)
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import bp as api_bp
-    from app.auth import bp as auth_bp
-    from app.bettors import bp as bettors_bp
-    from app.clients import bp as clients_bp
-    from app.managers import bp as managers_bp
-    from app.public import bp as public_bp
-    from app.supply import bp as supply_bp
-    from app.workers import bp as workers_bp
+    from app.web.api import bp as api_bp
+    from app.web.auth import bp as auth_bp
+    from app.web.client import bp as clients_bp
+    from app.web.manage import bp as managers_bp
+    from app.web.public import bp as public_bp
+    from app.web.supply import bp as supply_bp
+    from app.web.tote import bp as bettors_bp
+    from app.web.work import bp as workers_bp
 
     for blueprint in (public_bp, auth_bp, managers_bp, workers_bp, clients_bp, bettors_bp, supply_bp, api_bp):
         app.register_blueprint(blueprint)
 
 
 def register_request_hooks(app: Flask) -> None:
-    from app.web import security
+    from app.web.core import security
 
     security.install(app)
 
 
 def register_error_handlers(app: Flask) -> None:
-    from app.web import errors
+    from app.web.core import errors
 
     errors.install(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from app.web import templating
+    from app.web.core import templating
 
     templating.install(app)
 

@@ -66,7 +66,7 @@ def load_demo_command() -> None:
 @events_cli.command("sweep")
 def sweep_command() -> None:
     """Re-enqueue every pending event delivery and due email now."""
-    from app.sweep import sweep
+    from app.platform.sweep import sweep
 
     click.echo(sweep())
 

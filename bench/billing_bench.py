@@ -341,7 +341,7 @@ def run_billing(app, results: dict) -> None:
     are timed apart by wrapping those functions, the run itself is unchanged.
     """
     from app.billing import payments, runs
-    from app.billing.close import close_due_days
+    from app.billing.processes.close import close_due_days
     from app.extensions import db
 
     closed = timed("daily close of the month's 28 days (close_due_days)", lambda: close_due_days(NOW), results)

@@ -1,4 +1,4 @@
-"""Load benchmark of the order pages with 100,000 orders (issue 3, second benchmark). Not a test.
+"""Load benchmark of the order pages with 100,000 orders. Not a test.
 
 It creates a scratch database on DATABASE_URL's server, migrates it, fills it set-based
 (INSERT ... SELECT generate_series: 10,000 clients, 1,000 workers, 100,000 orders over three

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.config import INSTANCE_DIR, SERVICES_ENV  # noqa: E402
-from app.devservices import start_postgres, start_redis, start_smtp_sink  # noqa: E402
+from scripts.devservices import start_postgres, start_redis, start_smtp_sink  # noqa: E402
 
 DEMO_LOGINS = [
     ("manager@example.com", "manager and bettor"),

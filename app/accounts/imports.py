@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.accounts.services import create_client, find_user_by_email
-from app.validation import DuplicateError, ValidationError
+from app.platform.validation import DuplicateError, ValidationError
 
 COLUMNS = ("email", "name", "address", "payment_method")
 

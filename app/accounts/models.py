@@ -17,8 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.clock import utcnow
 from app.extensions import db
+from app.platform.clock import utcnow
 
 
 class Role(StrEnum):

@@ -26,10 +26,10 @@ from app.accounts.models import (
     WorkerProfile,
 )
 from app.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
-from app.clock import utcnow
 from app.events import publish
 from app.extensions import db
-from app.validation import DuplicateError, FieldErrors, ValidationError
+from app.platform.clock import utcnow
+from app.platform.validation import DuplicateError, FieldErrors, ValidationError
 
 MAX_TRAITS = 20
 
@@ -181,7 +181,7 @@ def create_worker(
 ) -> User:
     """A worker account with the profile matching needs (US-010, US-120).
 
-    `photo_path` is a photo already checked and stored by app.uploads.save_photo.
+    `photo_path` is a photo already checked and stored by app.platform.uploads.save_photo.
     """
     errors = FieldErrors()
     email = _check_email(errors, email)

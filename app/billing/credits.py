@@ -16,11 +16,11 @@ import uuid
 from datetime import datetime
 
 from app.accounts.models import User
-from app.billing.close import record_posting
 from app.billing.ledger import account_id
 from app.billing.models import AccountKind, LedgerTransaction, TransactionKind
-from app.clock import utcnow
-from app.validation import FieldErrors, ValidationError
+from app.billing.processes.close import record_posting
+from app.platform.clock import utcnow
+from app.platform.validation import FieldErrors, ValidationError
 
 MAX_REASON_LENGTH = 1000
 # Far beyond any real credit; keeps a typo (or a pasted number) from overflowing the sums.

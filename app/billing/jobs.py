@@ -1,15 +1,16 @@
-"""Billing jobs on the `billing` queue: a run's work, and the periodic checks (app/schedule.py)."""
+"""Billing jobs on the `billing` queue: a run's work, and the periodic checks of each run kind."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
-from app.billing import runs
-from app.clock import utcnow
+from app.billing.processes import runs
 from app.extensions import db
-from app.jobs import job
-from app.validation import ValidationError
+from app.platform.clock import utcnow
+from app.platform.jobs import job
+from app.platform.schedule import every
+from app.platform.validation import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +40,8 @@ def check(kind: str) -> int | None:
     db.session.commit()  # the run's job is enqueued after this commit
     log.info("started billing run #%s (%s)", run.id, kind)
     return run.id
+
+
+# Each check starts a run only when its kind has due periods or payments.
+for _kind in runs.RUN_KINDS:
+    every("BILLING_CHECK_SECONDS", name=f"billing-{_kind}", queue="billing", args=(_kind,))(check)

@@ -27,8 +27,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
-from app.clock import utcnow
 from app.extensions import db
+from app.platform.clock import utcnow
 
 
 class AccountKind(StrEnum):

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from app.clock import utcnow
+from app.platform.clock import utcnow
 
 
 def company_zone() -> ZoneInfo:

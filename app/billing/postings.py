@@ -23,9 +23,9 @@ from datetime import datetime
 
 from flask import current_app
 
-from app.billing.close import record_posting
 from app.billing.ledger import account_id
 from app.billing.models import AccountKind, TransactionKind
+from app.billing.processes.close import record_posting
 from app.events import Consumer
 from app.events.models import Event
 

@@ -1,4 +1,4 @@
-"""Payment providers behind one adapter interface (issue 4, item 8).
+"""Payment providers behind one adapter interface.
 
 An adapter charges a client or pays out a worker, each call with an idempotency key: it returns a
 `ProviderResult` (settled, with the provider's reference) or raises `PaymentDeclined`. Repeating a
@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.billing.models import SandboxPayment, SandboxSetting
 from app.extensions import db
-from app.validation import FieldErrors
+from app.platform.validation import FieldErrors
 
 CHARGE = "charge"
 PAYOUT = "payout"

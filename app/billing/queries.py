@@ -32,8 +32,8 @@ from app.billing.models import (
     TransactionKind,
 )
 from app.billing.periods import local_day, local_midnight, month_of, week_of
-from app.clock import utcnow
 from app.extensions import db
+from app.platform.clock import utcnow
 
 # +1: the stored balance reads naturally (debit-normal); -1: it is negated for display (credit-normal).
 NATURAL_SIGN = {

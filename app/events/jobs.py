@@ -9,12 +9,13 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import and_, exists, func, select, text
 
-from app.clock import utcnow
 from app.events.models import Event, EventFailure, HandledEvent
 from app.events.registry import consumers, consumers_of
 from app.extensions import db
-from app.jobs import job
-from app.queues import enqueue
+from app.platform.clock import utcnow
+from app.platform.jobs import job
+from app.platform.queues import enqueue
+from app.platform.sweep import sweeper
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def enqueue_delivery(event_type: str, aggregate_type: str, aggregate_id: str) ->
         enqueue("events", DELIVER, consumer.name, aggregate_type, aggregate_id)
 
 
-def _pending_events(consumer_name: str):
+def pending_events(consumer_name: str):
     """Events of the consumer's types that it has not handled yet."""
     consumer = consumers[consumer_name]
     return select(Event).where(
@@ -56,7 +57,7 @@ def deliver(consumer_name: str, aggregate_type: str, aggregate_id: str) -> int:
             {"consumer": consumer_name, "aggregate": f"{aggregate_type}:{aggregate_id}"},
         )
         event = session.scalars(
-            _pending_events(consumer_name)
+            pending_events(consumer_name)
             .where(Event.aggregate_type == aggregate_type, Event.aggregate_id == aggregate_id)
             .order_by(Event.id)
             .limit(1)
@@ -103,22 +104,23 @@ def _record_failure(consumer_name: str, event_id: int, exc: Exception) -> None:
     enqueue("events", DELIVER, consumer_name, event.aggregate_type, event.aggregate_id, at=retry_at)
 
 
-def pending_deliveries(older_than: timedelta) -> list[tuple[str, str, str]]:
-    """(consumer, aggregate type, aggregate id) for every aggregate with work still pending."""
+@sweeper("deliveries")
+def pending_deliveries(older_than: timedelta) -> list[tuple[str, str, tuple[str, str, str]]]:
+    """A delivery job for every (consumer, aggregate) with events still pending."""
     cutoff = utcnow() - older_than
     found = []
     for name in consumers:
         rows = db.session.execute(
-            _pending_events(name)
+            pending_events(name)
             .where(Event.created_at <= cutoff)
             .with_only_columns(Event.aggregate_type, Event.aggregate_id)
             .distinct()
         ).all()
-        found.extend((name, row.aggregate_type, row.aggregate_id) for row in rows)
+        found.extend(("events", DELIVER, (name, row.aggregate_type, row.aggregate_id)) for row in rows)
     return found
 
 
 def count_pending() -> int:
     return sum(
-        db.session.scalar(select(func.count()).select_from(_pending_events(name).subquery())) or 0 for name in consumers
+        db.session.scalar(select(func.count()).select_from(pending_events(name).subquery())) or 0 for name in consumers
     )

@@ -1,22 +1,39 @@
+"""Appending events to the caller's transaction."""
+
 from __future__ import annotations
 
+from datetime import datetime
+
+from app.events.jobs import enqueue_delivery
 from app.events.models import Event
 from app.extensions import db
-from app.unit_of_work import after_commit
+from app.platform.unit_of_work import after_commit
 
 
-def publish(event_type: str, aggregate_type: str, aggregate_id: object, payload: dict) -> Event:
-    """Append an event to the current transaction; its delivery is enqueued after the commit."""
+def publish(
+    event_type: str,
+    aggregate_type: str,
+    aggregate_id: object,
+    payload: dict,
+    *,
+    at: datetime | None = None,
+    deliver: bool = True,
+) -> Event:
+    """Append an event to the current transaction; its delivery is enqueued after the commit.
+
+    `at` dates an event that happened earlier (the demo's history). `deliver=False` leaves the
+    delivery to the sweep: a bulk load must not queue thousands of jobs ahead of everyone's mail.
+    """
     event = Event(
         type=event_type,
         aggregate_type=aggregate_type,
         aggregate_id=str(aggregate_id),
         payload=payload,
     )
+    if at is not None:
+        event.created_at = at
     db.session.add(event)
     db.session.flush()
-
-    from app.events.jobs import enqueue_delivery
-
-    after_commit(lambda: enqueue_delivery(event_type, aggregate_type, str(aggregate_id)))
+    if deliver:
+        after_commit(lambda: enqueue_delivery(event_type, aggregate_type, str(aggregate_id)))
     return event

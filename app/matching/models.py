@@ -6,8 +6,8 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.clock import utcnow
 from app.extensions import db
+from app.platform.clock import utcnow
 
 
 class MatchingStep(db.Model):

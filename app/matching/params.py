@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 
-from app.validation import ValidationError
+from app.platform.validation import ValidationError
 
 
 class ParamError(ValueError):

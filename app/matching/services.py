@@ -13,7 +13,7 @@ from app.matching.pipeline import Ranking, rank
 from app.orders.models import Order, OrderStatus
 from app.orders.services import assign_worker
 from app.orders.states import IllegalTransition, lock
-from app.validation import FieldErrors, ValidationError
+from app.platform.validation import FieldErrors, ValidationError
 
 # ---------------------------------------------------------------- matching an order
 

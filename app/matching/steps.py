@@ -23,10 +23,10 @@ from flask import current_app
 from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from app.clock import utcnow
 from app.extensions import db
 from app.matching.samples import OrdinarySample, ReferenceSample
 from app.orders.models import Order, OrderStatus
+from app.platform.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.clock import utcnow
 from app.extensions import db
+from app.platform.clock import utcnow
 
 
 class EmailStatus(StrEnum):

@@ -10,9 +10,9 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.extensions import db
 from app.notifications.models import EmailStatus, OutboxEmail, RecipientSequence
-from app.unit_of_work import after_commit
+from app.platform.unit_of_work import after_commit
 
-SEND_JOB = "app.notifications.sender.send_for_recipient"
+SEND_JOB = "app.notifications.jobs.send_for_recipient"
 
 
 def render_email(template: str, context: dict) -> tuple[str, str, str]:
@@ -69,14 +69,14 @@ def queue_email(recipient: str, template: str, context: dict, idempotency_key: s
 
 
 def enqueue_send(recipient: str, at=None) -> None:
-    from app.queues import enqueue
+    from app.platform.queues import enqueue
 
     enqueue("emails", SEND_JOB, recipient, at=at)
 
 
 def retry_email(email: OutboxEmail) -> None:
     """A manager's retry: a dead or waiting message goes back to the head of its recipient's line."""
-    from app.clock import utcnow
+    from app.platform.clock import utcnow
 
     if email.status == EmailStatus.SENT:
         raise ValueError("This message was already sent.")

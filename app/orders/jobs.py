@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from app.extensions import db
-from app.jobs import job
 from app.orders.services import fail_no_show, overdue_order_ids
+from app.platform.jobs import job
+from app.platform.schedule import every
 
 log = logging.getLogger(__name__)
 
 
+@every("NO_SHOW_CHECK_SECONDS", name="no-shows")
 @job
 def fail_no_shows() -> int:
     """Fail every order whose worker has not checked in by slot start + grace; one commit each."""

@@ -7,8 +7,8 @@ from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, Index, Inte
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
-from app.clock import utcnow
 from app.extensions import db
+from app.platform.clock import utcnow
 
 DEFAULT_BASE_PRICE_CENTS = 100_00  # US-050: every service costs 100 units before discount
 

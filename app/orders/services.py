@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
-from app.clock import utcnow
 from app.events import publish
 from app.extensions import db
 from app.orders import pricing
 from app.orders.models import DEFAULT_BASE_PRICE_CENTS, Order, OrderStatus, ServiceType
 from app.orders.states import IllegalTransition, lock, move, order_payload
-from app.validation import DuplicateError, FieldErrors, ValidationError
+from app.platform.clock import utcnow
+from app.platform.validation import DuplicateError, FieldErrors, ValidationError
 
 S = OrderStatus
 NO_SHOW_REASON = "no_show"

@@ -9,12 +9,12 @@ the contract that notifications, supplies, billing, quality and the tote consume
 
 from __future__ import annotations
 
-from app.clock import utcnow
 from app.events import publish
 from app.events.models import Event
 from app.extensions import db
 from app.orders.models import STATUS_LABELS, Order, OrderStatus
-from app.validation import ValidationError
+from app.platform.clock import utcnow
+from app.platform.validation import ValidationError
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {

@@ -18,13 +18,14 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app.clock import utcnow
 from app.events.jobs import backoff
 from app.extensions import db
-from app.jobs import job
 from app.orders.models import Order
+from app.platform.clock import utcnow
+from app.platform.jobs import job
+from app.platform.sweep import sweeper
 from app.supplies.models import CookieRequest
-from app.supplies.services import cookie_payload, enqueue_webhook, idempotency_key
+from app.supplies.services import WEBHOOK_JOB, cookie_payload, enqueue_webhook, idempotency_key
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +112,7 @@ def due_cookie_webhooks(grace: timedelta) -> list[int]:
     )
 
 
-def resend_due_cookie_webhooks(grace_seconds: float) -> int:
-    """The sweep's part for cookies: enqueue every due pending webhook request again."""
-    order_ids = due_cookie_webhooks(timedelta(seconds=grace_seconds))
-    db.session.rollback()  # read-only: end the transaction before talking to Redis
-    for order_id in order_ids:
-        enqueue_webhook(order_id)
-    if order_ids:
-        log.info("sweep re-enqueued %s cookie webhook requests", len(order_ids))
-    return len(order_ids)
+@sweeper("cookie webhooks")
+def due_cookie_webhook_jobs(older_than: timedelta) -> list[tuple[str, str, tuple[int]]]:
+    """US-170: a webhook job for every due pending request to the cookie contractor."""
+    return [("default", WEBHOOK_JOB, (order_id,)) for order_id in due_cookie_webhooks(older_than)]

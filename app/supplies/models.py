@@ -6,9 +6,9 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, T
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
-from app.clock import utcnow
 from app.extensions import db
 from app.orders.models import Order
+from app.platform.clock import utcnow
 
 
 class Kit(db.Model):

@@ -12,14 +12,14 @@ from flask import current_app, url_for
 from sqlalchemy import select
 
 from app.accounts.models import User, UserRole
-from app.clock import utcnow
 from app.extensions import db
 from app.notifications.services import queue_email
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus
 from app.orders.states import IllegalTransition, lock
+from app.platform.clock import utcnow
+from app.platform.unit_of_work import after_commit
 from app.supplies.models import CookieRequest, Kit
-from app.unit_of_work import after_commit
 
 S = OrderStatus
 WEBHOOK_JOB = "app.supplies.jobs.send_cookie_webhook"
@@ -127,7 +127,7 @@ def request_cookie(order: Order) -> tuple[CookieRequest, bool]:
 
 
 def enqueue_webhook(order_id: int, at=None) -> None:
-    from app.queues import enqueue
+    from app.platform.queues import enqueue
 
     enqueue("default", WEBHOOK_JOB, order_id, at=at)
 

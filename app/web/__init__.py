@@ -1,1 +1,1 @@
-"""Cross-cutting web concerns: access rules, security headers, error pages, template helpers."""
+"""Everything HTTP: one package per audience, and `core/` for the framework glue they share."""

@@ -1,8 +1,0 @@
-from flask import render_template
-
-from app.bettors import bp
-
-
-@bp.route("/")
-def home():
-    return render_template("bettors/home.html")

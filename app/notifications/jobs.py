@@ -1,0 +1,121 @@
+"""The RQ job that sends a recipient's mail, strictly in sequence order.
+
+Workers serialise on a per-recipient advisory lock held in the sending transaction, so two
+workers never send the same recipient's mail at once. The head of the line is the lowest
+pending sequence: while it waits for a retry, nothing later goes out. A message that exhausts
+its attempts is dead-lettered and the line moves on. If a worker dies mid-send, its transaction
+rolls back and the message is still pending: delivery is at-least-once, and the Message-ID is
+stable so a duplicate can be recognised.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from contextlib import contextmanager
+from datetime import timedelta
+
+from flask import current_app
+from flask_mail import Message
+from sqlalchemy import select, text
+
+from app.events.jobs import backoff
+from app.extensions import db, mail
+from app.notifications.models import EmailStatus, OutboxEmail
+from app.notifications.services import SEND_JOB, enqueue_send
+from app.platform.clock import utcnow
+from app.platform.jobs import job
+from app.platform.sweep import sweeper
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def socket_timeout(seconds: float):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def deliver_over_smtp(email: OutboxEmail) -> None:
+    message = Message(
+        subject=email.subject,
+        recipients=[email.recipient],
+        body=email.body_text,
+        html=email.body_html,
+        extra_headers={"X-MCF-Sequence": str(email.sequence), "X-MCF-Outbox-Id": str(email.id)},
+    )
+    message.msgId = email.message_id
+    with socket_timeout(current_app.config["MAIL_TIMEOUT_SECONDS"]):
+        mail.send(message)
+
+
+@job
+def send_for_recipient(recipient: str) -> int:
+    """Send the recipient's due mail in order; returns how many went out."""
+    session = db.session
+    config = current_app.config
+    sent = 0
+    while True:
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('outbox'), hashtext(:recipient))"),
+            {"recipient": recipient},
+        )
+        head = session.scalars(
+            select(OutboxEmail)
+            .where(OutboxEmail.recipient == recipient, OutboxEmail.status == EmailStatus.PENDING)
+            .order_by(OutboxEmail.sequence)
+            .limit(1)
+        ).first()
+        if head is None:
+            session.commit()
+            return sent
+        if head.next_attempt_at > utcnow():
+            retry_at = head.next_attempt_at
+            session.commit()
+            enqueue_send(recipient, at=retry_at)
+            return sent
+        head.attempts += 1
+        try:
+            deliver_over_smtp(head)
+        except Exception as exc:
+            head.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if head.attempts >= config["EMAIL_MAX_ATTEMPTS"]:
+                head.status = EmailStatus.DEAD
+                log.error("email %s to %s dead-lettered: %s", head.id, recipient, head.last_error)
+                session.commit()
+                continue
+            head.next_attempt_at = utcnow() + backoff(
+                head.attempts, config["EMAIL_RETRY_BASE_SECONDS"], config["EMAIL_RETRY_MAX_SECONDS"]
+            )
+            retry_at = head.next_attempt_at
+            log.warning("email %s to %s failed (attempt %s): %s", head.id, recipient, head.attempts, exc)
+            session.commit()
+            enqueue_send(recipient, at=retry_at)
+            return sent
+        head.status = EmailStatus.SENT
+        head.sent_at = utcnow()
+        head.last_error = ""
+        session.commit()
+        sent += 1
+
+
+@sweeper("recipients")
+def recipients_due(older_than: timedelta) -> list[tuple[str, str, tuple[str]]]:
+    """A send job for every recipient whose next pending message is due."""
+    cutoff = utcnow() - older_than
+    return [
+        ("emails", SEND_JOB, (recipient,))
+        for recipient in db.session.scalars(
+            select(OutboxEmail.recipient)
+            .where(
+                OutboxEmail.status == EmailStatus.PENDING,
+                OutboxEmail.next_attempt_at <= utcnow(),
+                OutboxEmail.created_at <= cutoff,
+            )
+            .distinct()
+        )
+    ]

@@ -1,0 +1,1 @@
+"""Infrastructure every domain stands on: clock, jobs and queues, unit of work, uploads, validation, schedule."""

@@ -1,0 +1,99 @@
+"""Forms of the client's pages: requesting help (US-020), cancelling, booking a no-show again (US-132).
+
+The forms only parse what the browser sends; the rules (slot in the future and within working
+hours, orderable service, non-empty description) live in app.orders.services, whose per-field
+messages `apply_errors(form, errors, ERROR_FIELDS)` puts next to the fields.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from app.orders import services as orders
+from app.orders.models import ServiceType
+from app.platform.clock import utcnow
+
+# Service error keys that have no field of that name: where their messages are shown.
+ERROR_FIELDS = {"slot": "start", "status": None}
+
+
+class SlotForm(FlaskForm):
+    """A date (company time zone) and a start time from the working-hours grid."""
+
+    day = DateField("Date", validators=[Optional()])
+    # The choices depend on the service's duration; values outside them are judged by the service.
+    start = SelectField("Start time", choices=[], validate_choice=False)
+
+    def set_time_choices(self, duration_minutes: int | None) -> None:
+        hours = orders.working_hours()
+        times = orders.slot_times(hours, duration_minutes) if duration_minutes else []
+        choices = [SelectChoice("", "Choose a time")]
+        for start in times:
+            end = (datetime.combine(date(2000, 1, 3), start) + timedelta(minutes=duration_minutes)).time()
+            choices.append(SelectChoice(f"{start:%H:%M}", f"{start:%H:%M} (until {end:%H:%M})"))
+        self.start.choices = choices
+
+    def set_day_limits(self) -> None:
+        hours = orders.working_hours()
+        today = utcnow().astimezone(hours.timezone).date()
+        self.day.render_kw = {"min": today.isoformat(), "max": (today + timedelta(days=hours.horizon_days)).isoformat()}
+
+    def start_time(self) -> time | None:
+        try:
+            return time.fromisoformat(self.start.data) if self.start.data else None
+        except ValueError:
+            self.start.errors = [*self.start.errors, "Choose a start time from the list."]
+            return None
+
+    def slot_start(self) -> datetime | None:
+        """The chosen slot as an aware datetime, or None when the date or the time is missing."""
+        start = self.start_time()
+        if self.day.data is None or start is None:
+            return None
+        return orders.local_slot(self.day.data, start)
+
+
+def _optional_id(value) -> int | None:
+    """A submitted id, or None for nothing or garbage (the service then says "Choose a service.")."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class OrderRequestForm(SlotForm):
+    description = TextAreaField(
+        "What do you need help with?", validators=[Length(max=2000)], render_kw={"rows": 4, "maxlength": 2000}
+    )
+    service_type = SelectField("Service", coerce=_optional_id, choices=[], validate_choice=False)
+    address = TextAreaField(
+        "Address", validators=[Length(max=500)], render_kw={"rows": 2}, description="Where should the worker come?"
+    )
+    submit = SubmitField("Send my request")
+
+    def set_service_choices(self, service_types: list[ServiceType]) -> None:
+        self.service_type.choices = [SelectChoice(str(service.id), service.name) for service in service_types]
+
+    def chosen_service(self, service_types: list[ServiceType]) -> ServiceType | None:
+        """The service the form shows as chosen: the submitted one, else the first orderable one."""
+        chosen = self.service_type.data
+        for service in service_types:
+            if service.id == chosen:
+                return service
+        return service_types[0] if service_types and not chosen and not self.is_submitted() else None
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField(
+        "Why do you cancel?", validators=[Length(max=1000)], render_kw={"rows": 2, "maxlength": 1000}
+    )
+    submit = SubmitField("Cancel this order")
+
+
+class RebookForm(SlotForm):
+    submit = SubmitField("Book again")

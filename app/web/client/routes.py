@@ -1,0 +1,250 @@
+"""The client's pages: dashboard (US-010, US-040), requesting help (US-020), the order, rebooking (US-132).
+
+Every order is looked up together with its owner: another client's order is a 404, whatever id
+is guessed, for pages, actions and photos alike.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.accounts.models import PAYMENT_METHODS, User
+from app.extensions import db
+from app.orders import pricing
+from app.orders import services as orders
+from app.orders.models import Order, OrderStatus, ServiceType
+from app.orders.states import IllegalTransition
+from app.platform.validation import DuplicateError, ValidationError
+from app.web.client.blueprint import bp
+from app.web.client.forms import ERROR_FIELDS, CancelForm, OrderRequestForm, RebookForm
+from app.web.client.timeline import client_timeline
+from app.web.core.forms import apply_errors
+from app.web.core.pagination import page_args
+from app.web.shared.order_photos import order_photo_response
+
+PER_PAGE = 20
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _own_order(order_id: int, *options) -> Order:
+    """The current client's order, or 404 (never 403: ids must not be probed)."""
+    order = db.session.scalar(
+        select(Order).where(Order.id == order_id, Order.client_id == current_user.id).options(*options)
+    )
+    if order is None:
+        abort(404)
+    return order
+
+
+def _discount() -> dict:
+    paid = pricing.paid_total_cents(current_user.id)
+    return {"paid_cents": paid, "percent": pricing.discount_percent(paid), "next": pricing.next_tier(paid)}
+
+
+# ---------------------------------------------------------------- dashboard (US-010, US-040)
+
+
+@bp.route("/")
+def home():
+    page, per_page = page_args(PER_PAGE)
+    rows = list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.client_id == current_user.id)
+            .options(joinedload(Order.service_type), joinedload(Order.worker))
+            .order_by(Order.slot_start.desc(), Order.id.desc())
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return render_template(
+        "clients/home.html",
+        orders=rows[:per_page],
+        page=page,
+        has_next=len(rows) > per_page,
+        discount=_discount(),
+        payment_methods=PAYMENT_METHODS,
+    )
+
+
+# ---------------------------------------------------------------- requesting help (US-020)
+
+
+def _request_form(services: list[ServiceType], formdata=None) -> tuple[OrderRequestForm, ServiceType | None]:
+    """The request form with its choices: the services, and the start times of the chosen one."""
+    form = OrderRequestForm() if formdata is None else OrderRequestForm(formdata=formdata, meta={"csrf": False})
+    form.set_service_choices(services)
+    chosen = form.chosen_service(services)
+    if chosen is not None and form.service_type.data is None and request.method == "GET":
+        form.service_type.data = chosen.id
+    form.set_time_choices(chosen.duration_minutes if chosen else None)
+    form.set_day_limits()
+    return form, chosen
+
+
+def _quote(service: ServiceType | None) -> pricing.Quote | None:
+    return pricing.quote(current_user.id, service) if service is not None else None
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+def new_order():
+    services = orders.orderable_service_types()
+    if request.method == "GET":
+        form, chosen = _request_form(services, formdata=request.args)
+        profile = current_user.client_profile
+        form.address.data = profile.address if profile else ""
+        return render_template("clients/new_order.html", form=form, quote=_quote(chosen), service=chosen)
+
+    form, chosen = _request_form(services)
+    form.validate()  # parses the fields; the rules are the service's
+    problems: list[str] = []
+    try:
+        order = orders.request_order(
+            _me(),
+            service_type_id=form.service_type.data,
+            description=form.description.data or "",
+            slot_start=form.slot_start(),
+            address=form.address.data,
+        )
+        if form.errors:
+            raise ValidationError()
+    except ValidationError as exc:
+        db.session.rollback()
+        problems = apply_errors(form, exc.errors, ERROR_FIELDS)
+        return (
+            render_template(
+                "clients/new_order.html", form=form, quote=_quote(chosen), service=chosen, problems=problems
+            ),
+            422,
+        )
+    db.session.commit()
+    flash("Your request was sent. We are finding the right worker and will email you when one is matched.", "success")
+    return redirect(url_for("clients.order", order_id=order.id), code=303)
+
+
+def _service_from_args() -> ServiceType | None:
+    service_id = request.args.get("service_type", type=int)
+    return db.session.get(ServiceType, service_id) if service_id else None
+
+
+@bp.route("/orders/quote")
+def quote():
+    """htmx fragment: the approximate price of the chosen service with the client's discount now."""
+    service = _service_from_args()
+    orderable = service is not None and not service.retired
+    return render_template("clients/_quote.html", quote=_quote(service) if orderable else None, service=service)
+
+
+@bp.route("/orders/times")
+def time_choices():
+    """htmx fragment: the start-time select for the chosen service (its duration decides the last start)."""
+    form, _chosen = _request_form(orders.orderable_service_types(), formdata=request.args)
+    return render_template("clients/_start_field.html", form=form)
+
+
+# ---------------------------------------------------------------- the order
+
+
+def _order_options():
+    return (
+        joinedload(Order.service_type),
+        joinedload(Order.worker).joinedload(User.worker_profile),
+    )
+
+
+def _render_order(order: Order, cancel_form: CancelForm | None = None, status: int = 200, problems=()):
+    copy = None
+    if order.status == OrderStatus.FAILED:
+        copy = db.session.scalar(select(Order).where(Order.rebooked_from_id == order.id))
+    return (
+        render_template(
+            "clients/order.html",
+            order=order,
+            timeline=client_timeline(order.id, current_user.id),
+            cancel_form=cancel_form or CancelForm(),
+            copy=copy,
+            problems=problems,
+        ),
+        status,
+    )
+
+
+@bp.route("/orders/<int:order_id>")
+def order(order_id: int):
+    return _render_order(_own_order(order_id, *_order_options()))
+
+
+@bp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+def cancel_order(order_id: int):
+    order = _own_order(order_id)
+    form = CancelForm()
+    form.validate()
+    try:
+        orders.cancel(order, _me(), form.reason.data or "")
+    except IllegalTransition as exc:
+        db.session.rollback()
+        return _render_order(
+            _own_order(order_id, *_order_options()), form, 409, apply_errors(form, exc.errors, ERROR_FIELDS)
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        return _render_order(
+            _own_order(order_id, *_order_options()), form, 422, apply_errors(form, exc.errors, ERROR_FIELDS)
+        )
+    db.session.commit()
+    flash("Your order was cancelled.", "success")
+    return redirect(url_for("clients.order", order_id=order_id), code=303)
+
+
+@bp.route("/orders/<int:order_id>/photos/<kind>")
+def order_photo(order_id: int, kind: str):
+    return order_photo_response(_own_order(order_id), kind)
+
+
+# ---------------------------------------------------------------- booking a no-show again (US-132)
+
+
+@bp.route("/orders/<int:order_id>/rebook", methods=["GET", "POST"])
+def rebook_order(order_id: int):
+    """The no-show email links here: only a new date and time are asked, everything else is kept."""
+    failed = _own_order(order_id, joinedload(Order.service_type))
+    if failed.status != OrderStatus.FAILED:
+        flash("Only a failed order can be booked again.", "warning")
+        return redirect(url_for("clients.order", order_id=order_id), code=303)
+    copy = db.session.scalar(select(Order).where(Order.rebooked_from_id == failed.id))
+    form = RebookForm()
+    form.set_time_choices(failed.service_type.duration_minutes)
+    form.set_day_limits()
+    status, problems = 200, []
+    if request.method == "POST":
+        if copy is not None:
+            status = 409
+        else:
+            form.validate()
+            try:
+                new = orders.rebook(failed, _me(), form.slot_start())
+                if form.errors:
+                    raise ValidationError()
+            except DuplicateError:
+                db.session.rollback()
+                copy = db.session.scalar(select(Order).where(Order.rebooked_from_id == order_id))
+                status = 409
+            except ValidationError as exc:
+                db.session.rollback()
+                problems = apply_errors(form, exc.errors, ERROR_FIELDS)
+                status = 409 if isinstance(exc, IllegalTransition) else 422
+            else:
+                db.session.commit()
+                flash("Booked again. We will match a different worker and email you.", "success")
+                return redirect(url_for("clients.order", order_id=new.id), code=303)
+        failed = _own_order(order_id, joinedload(Order.service_type))
+    return (
+        render_template("clients/rebook.html", failed=failed, form=form, copy=copy, problems=problems),
+        status,
+    )

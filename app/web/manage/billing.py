@@ -1,0 +1,274 @@
+"""The managers' billing dashboard (/manage/billing): revenue and payouts per week as a server-rendered
+SVG chart, outstanding and failed invoices (manual "mark paid"), billing runs started by hand with a
+progress bar that polls in place, the sandbox provider's settings, and the ledger of any party.
+
+Thin views: the numbers come from app.billing.queries, the changes from the billing services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+
+from app.billing import queries
+from app.billing.models import AccountKind, BillingRun, Invoice
+from app.extensions import db
+from app.platform.validation import ValidationError
+from app.web.core.forms import apply_errors
+from app.web.core.navigation import local_path
+from app.web.core.pagination import page_args
+from app.web.manage.blueprint import bp
+
+CHART_WEEKS = 12
+
+
+# ---------------------------------------------------------------- the chart (server-rendered SVG)
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    series: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: int
+    top: int
+    plot_height: int
+    bars: list[Bar]
+    ticks: list[tuple[float, int]]  # (y, cents)
+    labels: list[tuple[float, str]]  # (x centre, week label)
+
+
+def _nice_ceiling(cents: int) -> int:
+    """A round top for the axis (1, 2 or 5 times a power of ten units), at least 1 unit."""
+    value = max(cents, 100)
+    step = 100
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
+
+
+def build_chart(weeks: list[queries.WeekTotals], width: int = 720, height: int = 260) -> Chart:
+    """Bars for revenue and payouts per week; heights scale to a round maximum (negatives drawn as 0)."""
+    left, right, top, bottom = 72, 8, 12, 28
+    plot_width, plot_height = width - left - right, height - top - bottom
+    ceiling = _nice_ceiling(max([max(w.revenue_cents, w.payouts_cents) for w in weeks] or [0]))
+    slot = plot_width / max(len(weeks), 1)
+    bar_width = slot * 0.36
+    bars, labels = [], []
+    for index, week in enumerate(weeks):
+        x0 = left + index * slot + slot * 0.1
+        label = week.start.strftime("%d %b")
+        labels.append((round(left + index * slot + slot / 2, 1), label))
+        for offset, series, cents, name in (
+            (0, "revenue", week.revenue_cents, "revenue"),
+            (1, "payouts", week.payouts_cents, "payouts"),
+        ):
+            bar_height = plot_height * max(cents, 0) / ceiling
+            bars.append(
+                Bar(
+                    x=round(x0 + offset * bar_width, 1),
+                    y=round(top + plot_height - bar_height, 1),
+                    width=round(bar_width, 1),
+                    height=round(bar_height, 1),
+                    series=series,
+                    title=f"Week of {label}: {name} {cents / 100:,.2f}",
+                )
+            )
+    ticks = [(round(top + plot_height - plot_height * part / 4, 1), ceiling * part // 4) for part in range(5)]
+    return Chart(width, height, left, top, plot_height, bars, ticks, labels)
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+class SandboxForm(FlaskForm):
+    fail_user_ids = StringField("Fail for these user ids", description="Comma separated, e.g. 12, 40")
+    fail_rate = StringField("Fail this percent of calls", description="0 to 100")
+
+
+def _sandbox_form(setting=None) -> SandboxForm:
+    form = SandboxForm()
+    if request.method == "GET" or not form.is_submitted():
+        setting = setting if setting is not None else queries.sandbox_setting()
+        form.fail_user_ids.data = ", ".join(str(i) for i in (setting.fail_user_ids if setting else []))
+        form.fail_rate.data = str(setting.fail_rate if setting else 0)
+    return form
+
+
+def _invoices_part() -> dict:
+    page = max(1, request.args.get("invoices_page", 1, type=int) or 1)
+    rows, has_next = queries.invoices(page=page)
+    return {"invoices": rows, "invoices_page": page, "invoices_has_next": has_next}
+
+
+def _runs_part(error: str | None = None) -> dict:
+    return {
+        "runs": queries.recent_runs(),
+        "run_kinds": queries.RUN_KINDS,
+        "run_error": error,
+        "is_stale": queries.run_is_stale,
+    }
+
+
+def _render_dashboard(sandbox_form: SandboxForm | None = None, status: int = 200):
+    weeks = queries.weekly_totals(CHART_WEEKS)
+    return (
+        render_template(
+            "managers/billing.html",
+            weeks=weeks,
+            chart=build_chart(weeks),
+            counts=queries.invoice_counts(),
+            sandbox_form=sandbox_form or _sandbox_form(),
+            **_invoices_part(),
+            **_runs_part(),
+        ),
+        status,
+    )
+
+
+@bp.route("/billing")
+def billing():
+    part = request.headers.get("HX-Request") and request.args.get("part")
+    if part == "invoices":
+        return render_template("managers/billing_invoices.html", **_invoices_part())
+    if part == "runs":
+        return render_template("managers/billing_runs.html", **_runs_part())
+    return _render_dashboard()
+
+
+# ---------------------------------------------------------------- runs (started by hand, progress polled)
+
+
+@bp.route("/billing/runs", methods=["POST"])
+def start_billing_run():
+    from app.billing.processes.runs import start_run
+
+    kind = request.form.get("kind", "")
+    htmx = bool(request.headers.get("HX-Request"))
+    if kind not in queries.RUN_KINDS:
+        message = "Choose a kind of run."
+        if htmx:
+            return render_template("managers/billing_runs.html", **_runs_part(message)), 422
+        flash(message, "warning")
+        return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+    try:
+        run = start_run(kind, current_user._get_current_object())
+    except ValidationError as exc:
+        db.session.rollback()
+        message = " ".join(m for messages in exc.errors.values() for m in messages) or "The run cannot start now."
+        if htmx:
+            return render_template("managers/billing_runs.html", **_runs_part(message)), 409
+        flash(message, "warning")
+        return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+    db.session.commit()
+    if htmx:
+        return render_template("managers/billing_runs.html", **_runs_part())
+    flash(f"{queries.RUN_KINDS[kind]} started (run {run.id}).", "success")
+    return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+
+
+@bp.route("/billing/runs/<int:run_id>/progress")
+def billing_run_progress(run_id: int):
+    """The run's progress bar; it polls itself while the run is running and stops when it is not."""
+    run = db.get_or_404(BillingRun, run_id)
+    return render_template("managers/billing_run_progress.html", run=run, is_stale=queries.run_is_stale)
+
+
+# ---------------------------------------------------------------- invoices
+
+
+@bp.route("/billing/invoices/<int:invoice_id>")
+def billing_invoice(invoice_id: int):
+    invoice = db.get_or_404(Invoice, invoice_id)
+    return render_template(
+        "managers/billing_invoice.html",
+        invoice=invoice,
+        lines=queries.invoice_lines(invoice),
+        settlements=queries.invoice_settlements(invoice),
+        account_id=queries.party_account_id(invoice.party_kind, invoice.user_id),
+    )
+
+
+@bp.route("/billing/invoices/<int:invoice_id>/mark-paid", methods=["POST"])
+def mark_invoice_paid(invoice_id: int):
+    from app.billing.processes.payments import mark_paid_manually
+
+    invoice = db.get_or_404(Invoice, invoice_id)
+    try:
+        mark_paid_manually(invoice, current_user._get_current_object())
+    except ValidationError as exc:
+        db.session.rollback()
+        message = " ".join(m for messages in exc.errors.values() for m in messages) or "It cannot be marked paid."
+        flash(f"Invoice {invoice_id}: {message}", "warning")
+        return redirect(url_for("managers.billing", _anchor="invoices"), code=303)
+    db.session.commit()
+    flash(f"Invoice {invoice_id} was marked paid.", "success")
+    return redirect(local_path(request.form.get("next")) or url_for("managers.billing", _anchor="invoices"), code=303)
+
+
+# ---------------------------------------------------------------- the sandbox provider
+
+
+@bp.route("/billing/sandbox", methods=["POST"])
+def billing_sandbox():
+    from app.billing.providers import set_sandbox
+
+    form = _sandbox_form()
+    if not form.validate_on_submit():
+        return _render_dashboard(form, 422)
+    try:
+        set_sandbox(form.fail_user_ids.data or "", form.fail_rate.data or "0")
+    except ValidationError as exc:
+        db.session.rollback()
+        apply_errors(form, exc.errors)
+        return _render_dashboard(form, 422)
+    db.session.commit()
+    flash("The sandbox provider's settings were saved.", "success")
+    return redirect(url_for("managers.billing", _anchor="sandbox"), code=303)
+
+
+# ---------------------------------------------------------------- the ledger of any party
+
+
+@bp.route("/billing/ledger")
+def billing_ledger():
+    """With ?account=<id> (or ?user=<id>&kind=client|worker) one account's lines with the running
+    balance; without, the accounts with their balances (searchable by name or email)."""
+    account_id = request.args.get("account", type=int)
+    user_id = request.args.get("user", type=int)
+    if account_id is None and user_id is not None:
+        kind = request.args.get("kind", AccountKind.CLIENT)
+        if kind not in (AccountKind.CLIENT, AccountKind.WORKER):
+            abort(404)
+        account_id = queries.party_account_id(kind, user_id)
+        if account_id is None:
+            abort(404)
+        return redirect(url_for("managers.billing_ledger", account=account_id), code=302)
+    page, per_page = page_args(50)
+    if account_id is None:
+        search = request.args.get("q", "").strip()
+        rows, has_next = queries.accounts(page, per_page, search)
+        return render_template("managers/billing_accounts.html", accounts=rows, page=page, has_next=has_next, q=search)
+    account = queries.account(account_id)
+    if account is None:
+        abort(404)
+    lines, has_next = queries.ledger_lines(account.id, page, per_page, sign=queries.natural_sign(account.kind))
+    context = {"account": account, "lines": lines, "page": page, "has_next": has_next}
+    if request.headers.get("HX-Request") and request.args.get("part") == "ledger":
+        return render_template("managers/billing_ledger_lines.html", **context)
+    return render_template("managers/billing_ledger.html", **context)

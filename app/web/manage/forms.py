@@ -1,0 +1,74 @@
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import DecimalField, EmailField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from app.accounts.models import PAYMENT_METHODS
+
+
+class ClientForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    address = TextAreaField("Address", validators=[Optional(), Length(max=500)])
+    payment_method = SelectField(
+        "Payment method",
+        choices=[SelectChoice(value, label) for value, label in PAYMENT_METHODS.items()],
+        default="card",
+    )
+    submit = SubmitField("Create client")
+
+
+class WorkerForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    age = IntegerField("Age", validators=[Optional(), NumberRange(min=0, max=40)])
+    breed = StringField("Breed", validators=[Optional(), Length(max=80)])
+    coat_colour = StringField("Coat colour", validators=[Optional(), Length(max=80)])
+    strengths = StringField("Strengths", description="Comma separated, e.g. cleaning, cooking")
+    weaknesses = StringField("Weaknesses", description="Comma separated")
+    photo = FileField("Photo", description="JPEG, PNG or WebP, up to 8 MB (US-120)")
+    submit = SubmitField("Create worker")
+
+
+# ---------------------------------------------------------------- service types and orders (US-021, US-050)
+
+
+class ServiceTypeForm(FlaskForm):
+    """A service type; the price is typed in units with two decimals and stored as cents."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    base_price = DecimalField(
+        "Base price (units)",
+        places=2,
+        default=Decimal("100.00"),
+        validators=[InputRequired(), NumberRange(min=0, max=1_000_000)],
+        description="Before the client's discount; 100 units for now (US-050).",
+    )
+    duration_minutes = IntegerField(
+        "Duration (minutes)", default=120, validators=[InputRequired(), NumberRange(min=15, max=12 * 60)]
+    )
+    skills = StringField("Skills", description="Comma separated, e.g. cleaning, cooking: matching compares them")
+    consumables = TextAreaField("Consumables", description="One per line: what the kit needs")
+    submit = SubmitField("Save")
+
+    def validate_base_price(self, field) -> None:
+        if field.data is not None and field.data.as_tuple().exponent < -2:
+            raise ValidationError("At most two decimals (cents).")
+
+    def price_cents(self) -> int:
+        return int((self.base_price.data * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+class ReasonForm(FlaskForm):
+    """Cancel or fail an order: the service insists on the reason."""
+
+    reason = TextAreaField("Reason", validators=[Length(max=1000)])
+
+
+class ReassignForm(FlaskForm):
+    worker = SelectField("New worker", coerce=int, validate_choice=False)
+    reason = TextAreaField("Reason", validators=[Length(max=1000)])

@@ -1,0 +1,54 @@
+"""The email outbox for managers (US-300): status, attempts, last error, retry."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.notifications.models import EmailStatus, OutboxEmail
+from app.notifications.services import retry_email
+from app.web.core.pagination import page_args
+from app.web.manage.blueprint import bp
+
+STATUSES = [status.value for status in EmailStatus]
+
+
+@bp.route("/outbox")
+def outbox():
+    status = request.args.get("status", "")
+    if status and status not in STATUSES:
+        abort(400)
+    page, per_page = page_args(50)
+    query = select(OutboxEmail).order_by(OutboxEmail.id.desc())
+    if status:
+        query = query.where(OutboxEmail.status == status)
+    emails = list(db.session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    counts = dict(db.session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
+    template = "managers/_outbox_table.html" if request.headers.get("HX-Request") else "managers/outbox.html"
+    return render_template(
+        template,
+        emails=emails[:per_page],
+        has_next=len(emails) > per_page,
+        page=page,
+        status=status,
+        statuses=STATUSES,
+        counts=counts,
+    )
+
+
+@bp.route("/outbox/<int:email_id>/retry", methods=["POST"])
+def retry_outbox_email(email_id: int):
+    email = db.get_or_404(OutboxEmail, email_id)
+    try:
+        retry_email(email)
+    except ValueError as exc:
+        if request.headers.get("HX-Request"):
+            return render_template("managers/_outbox_row.html", email=email, error=str(exc)), 409
+        flash(str(exc), "warning")
+        return redirect(url_for("managers.outbox"), code=303)
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        return render_template("managers/_outbox_row.html", email=email)
+    flash(f"Message {email.id} to {email.recipient} will be sent again.", "success")
+    return redirect(url_for("managers.outbox"), code=303)

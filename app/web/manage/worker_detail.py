@@ -1,0 +1,130 @@
+"""A worker's page for managers (US-270): profile, money (earnings, fines, credits, balance,
+invoices, every ledger line) and the credit form: any amount, a required reason, recorded with
+the manager who gave it and shown to the worker.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from decimal import Decimal, InvalidOperation
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+from wtforms.validators import ValidationError as FieldError
+
+from app.accounts.models import User, UserRole
+from app.billing import queries
+from app.billing.models import AccountKind
+from app.extensions import db
+from app.platform.validation import ValidationError
+from app.web.core.forms import apply_errors
+from app.web.core.pagination import page_args
+from app.web.manage.blueprint import bp
+
+AMOUNT = re.compile(r"^[+-]?\d+(\.\d{1,2})?$")
+
+
+def parse_units(text: str | None) -> int | None:
+    """'12.5' -> 1250 cents; None when it is not a number of units with at most two decimals."""
+    cleaned = (text or "").strip().replace(",", "").replace(" ", "").replace("\u2212", "-")
+    if not AMOUNT.match(cleaned):
+        return None
+    try:
+        return int(Decimal(cleaned) * 100)
+    except InvalidOperation:  # pragma: no cover - the pattern already rules this out
+        return None
+
+
+class CreditForm(FlaskForm):
+    amount = StringField(
+        "Amount (units)",
+        validators=[DataRequired("Enter an amount.")],
+        description="Up to two decimals, e.g. 25.00; a negative amount takes money back.",
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    reason = TextAreaField("Reason", validators=[DataRequired("Say why."), Length(max=1000)])
+    # One token per form shown: a double submit of the same form credits once.
+    token = HiddenField()
+
+    def validate_amount(self, field) -> None:
+        if parse_units(field.data) is None:
+            raise FieldError("Enter units with at most two decimals, e.g. 12.50.")
+
+
+def _worker(user_id: int) -> User:
+    worker = db.session.scalar(
+        select(User)
+        .join(UserRole, (UserRole.user_id == User.id) & (UserRole.role == "worker"))
+        .where(User.id == user_id)
+        .options(joinedload(User.worker_profile))
+    )
+    if worker is None:
+        abort(404)
+    return worker
+
+
+def _render(worker: User, form: CreditForm | None = None, status: int = 200, problems=()):
+    if form is None:
+        form = CreditForm()
+        form.token.data = secrets.token_urlsafe(16)
+    page, per_page = page_args(25)
+    account_id = queries.party_account_id(AccountKind.WORKER, worker.id)
+    lines, has_next = queries.ledger_lines(account_id, page, per_page, sign=queries.natural_sign(AccountKind.WORKER))
+    if request.headers.get("HX-Request") and request.args.get("part") == "ledger":
+        return render_template(
+            "managers/worker_detail_ledger.html", worker=worker, lines=lines, page=page, has_next=has_next
+        )
+    invoices, invoices_has_next = queries.party_invoices(AccountKind.WORKER, worker.id, 1, 24)
+    return (
+        render_template(
+            "managers/worker_detail.html",
+            worker=worker,
+            money=queries.worker_money(worker.id),
+            credits=queries.worker_credits(worker.id),
+            invoices=invoices,
+            invoices_has_next=invoices_has_next,
+            account_id=account_id,
+            lines=lines,
+            page=page,
+            has_next=has_next,
+            form=form,
+            problems=problems,
+        ),
+        status,
+    )
+
+
+@bp.route("/workers/<int:user_id>")
+def worker_detail(user_id: int):
+    return _render(_worker(user_id))
+
+
+@bp.route("/workers/<int:user_id>/credits", methods=["POST"])
+def credit_worker(user_id: int):
+    from app.billing.credits import credit_worker as give_credit
+
+    worker = _worker(user_id)
+    form = CreditForm()
+    if not form.validate_on_submit():
+        return _render(worker, form, 422)
+    try:
+        give_credit(
+            worker,
+            parse_units(form.amount.data),
+            form.reason.data,
+            current_user._get_current_object(),
+            idempotency_key=f"form:{form.token.data}" if form.token.data else None,
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        problems = apply_errors(form, exc.errors)
+        return _render(_worker(user_id), form, 422, problems)
+    db.session.commit()
+    flash(f"{worker.name} was credited {form.amount.data.strip()} units.", "success")
+    return redirect(url_for("managers.worker_detail", user_id=user_id, _anchor="credits"), code=303)

@@ -1,0 +1,1 @@
+"""Page parts more than one audience shows: an order's photos, a party's money."""

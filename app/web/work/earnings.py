@@ -1,0 +1,45 @@
+"""The worker's earnings page, phone first (US-260, US-270): this month, credits with who and why,
+what is owed now, invoices with their status and every ledger line.
+
+Only the logged-in worker's own money is shown; an invoice id of anyone else is a 404.
+"""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from flask_login import current_user
+
+from app.billing import queries
+from app.billing.models import AccountKind
+from app.web.shared.party_money import invoices_part, ledger_part
+from app.web.work.blueprint import bp
+
+
+@bp.route("/earnings")
+def earnings():
+    me = current_user.id
+    fragment = request.headers.get("HX-Request") and request.args.get("part")
+    if fragment == "ledger":
+        return render_template("workers/earnings_ledger.html", **ledger_part(AccountKind.WORKER, me))
+    if fragment == "invoices":
+        return render_template("workers/earnings_invoices.html", **invoices_part(AccountKind.WORKER, me))
+    return render_template(
+        "workers/earnings.html",
+        money=queries.worker_money(me),
+        credits=queries.worker_credits(me),
+        **ledger_part(AccountKind.WORKER, me),
+        **invoices_part(AccountKind.WORKER, me),
+    )
+
+
+@bp.route("/earnings/invoices/<int:invoice_id>")
+def earnings_invoice(invoice_id: int):
+    invoice = queries.own_invoice(invoice_id, AccountKind.WORKER, current_user.id)
+    if invoice is None:
+        abort(404)
+    return render_template(
+        "workers/earnings_invoice.html",
+        invoice=invoice,
+        lines=queries.invoice_lines(invoice),
+        settlements=queries.invoice_settlements(invoice),
+    )

@@ -1,0 +1,73 @@
+"""Issue 4 item 8: the provider adapters. The sandbox never charges twice for a key (a replay gets
+the first answer even after its settings changed), fails for chosen parties or at a deterministic
+rate; the manual adapter sends nothing; the adapter follows the client's payment method."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from app.billing import providers
+from app.billing.models import SandboxPayment
+from app.platform.validation import ValidationError
+
+
+def _rows(db) -> int:
+    return db.session.scalar(select(func.count()).select_from(SandboxPayment))
+
+
+def test_sandbox_repeated_key_returns_the_first_outcome_and_books_once(money):
+    sandbox = providers.SandboxProvider()
+    first = sandbox.charge(key="k:1", user_id=7, amount_cents=10_00, description="x")
+    providers.set_sandbox([7], 0)
+    money.session.commit()
+    again = sandbox.charge(key="k:1", user_id=7, amount_cents=10_00, description="x")
+    assert first == again and first.settled and first.reference.startswith("sbx_")
+    with pytest.raises(providers.PaymentDeclined) as declined:
+        sandbox.charge(key="k:2", user_id=7, amount_cents=10_00, description="x")
+    assert "set to fail" in declined.value.message
+    providers.set_sandbox([], 0)
+    money.session.commit()
+    with pytest.raises(providers.PaymentDeclined):  # the first answer for k:2 stands
+        sandbox.charge(key="k:2", user_id=7, amount_cents=10_00, description="x")
+    assert _rows(money) == 2
+
+
+def test_sandbox_fail_rate_is_deterministic_per_key(money):
+    sandbox = providers.SandboxProvider()
+    providers.set_sandbox([], 50)
+    money.session.commit()
+
+    def outcome(key: str) -> bool:
+        try:
+            sandbox.payout(key=key, user_id=1, amount_cents=1, description="x")
+            return True
+        except providers.PaymentDeclined:
+            return False
+
+    answers = [outcome(f"rate:{n}") for n in range(40)]
+    assert 5 < answers.count(False) < 35
+    assert [outcome(f"rate:{n}") for n in range(40)] == answers
+    providers.set_sandbox([], 100)
+    money.session.commit()
+    assert not outcome("rate:new")
+
+
+def test_set_sandbox_validates(money):
+    with pytest.raises(ValidationError) as refused:
+        providers.set_sandbox(["abc", "-3"], 101)
+    assert set(refused.value.errors) == {"fail_user_ids", "fail_rate"}
+    setting = providers.set_sandbox("4, 2 4", "10")
+    assert (setting.fail_user_ids, setting.fail_rate) == ([2, 4], 10)
+    assert providers.sandbox_settings().id == setting.id
+
+
+def test_adapter_follows_the_payment_method(money, app, monkeypatch):
+    monkeypatch.setitem(app.config, "CLIENT_PAYMENT_PROVIDER", "card=sandbox,default=manual")
+    assert providers.client_provider("card").name == "sandbox"
+    assert providers.client_provider("bank_transfer").name == "manual"
+    assert not providers.ManualProvider().charge(key="m", user_id=1, amount_cents=1, description="x").settled
+    monkeypatch.setitem(app.config, "WORKER_PAYOUT_PROVIDER", "manual")
+    assert providers.worker_provider().name == "manual"
+    with pytest.raises(ValueError):
+        providers.get_provider("paypal")
