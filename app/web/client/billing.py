@@ -25,11 +25,11 @@ def billing():
     me = current_user.id
     fragment = request.headers.get("HX-Request") and request.args.get("part")
     if fragment == "ledger":
-        return render_template("clients/billing_ledger.html", **ledger_part(AccountKind.CLIENT, me))
+        return render_template("client/billing_ledger.html", **ledger_part(AccountKind.CLIENT, me))
     if fragment == "invoices":
-        return render_template("clients/billing_invoices.html", **invoices_part(AccountKind.CLIENT, me))
+        return render_template("client/billing_invoices.html", **invoices_part(AccountKind.CLIENT, me))
     return render_template(
-        "clients/billing.html",
+        "client/billing.html",
         money=queries.client_money(me),
         unpaid=queries.unpaid_invoices(AccountKind.CLIENT, me),
         discount=_discount(me),
@@ -44,7 +44,7 @@ def billing_invoice(invoice_id: int):
     if invoice is None:
         abort(404)
     return render_template(
-        "clients/billing_invoice.html",
+        "client/billing_invoice.html",
         invoice=invoice,
         lines=queries.invoice_lines(invoice),
         settlements=queries.invoice_settlements(invoice),

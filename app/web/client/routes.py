@@ -64,7 +64,7 @@ def home():
         )
     )
     return render_template(
-        "clients/home.html",
+        "client/home.html",
         orders=rows[:per_page],
         page=page,
         has_next=len(rows) > per_page,
@@ -99,7 +99,7 @@ def new_order():
         form, chosen = _request_form(services, formdata=request.args)
         profile = current_user.client_profile
         form.address.data = profile.address if profile else ""
-        return render_template("clients/new_order.html", form=form, quote=_quote(chosen), service=chosen)
+        return render_template("client/new_order.html", form=form, quote=_quote(chosen), service=chosen)
 
     form, chosen = _request_form(services)
     form.validate()  # parses the fields; the rules are the service's
@@ -119,7 +119,7 @@ def new_order():
         problems = apply_errors(form, exc.errors, ERROR_FIELDS)
         return (
             render_template(
-                "clients/new_order.html", form=form, quote=_quote(chosen), service=chosen, problems=problems
+                "client/new_order.html", form=form, quote=_quote(chosen), service=chosen, problems=problems
             ),
             422,
         )
@@ -138,14 +138,14 @@ def quote():
     """htmx fragment: the approximate price of the chosen service with the client's discount now."""
     service = _service_from_args()
     orderable = service is not None and not service.retired
-    return render_template("clients/_quote.html", quote=_quote(service) if orderable else None, service=service)
+    return render_template("client/_quote.html", quote=_quote(service) if orderable else None, service=service)
 
 
 @bp.route("/orders/times")
 def time_choices():
     """htmx fragment: the start-time select for the chosen service (its duration decides the last start)."""
     form, _chosen = _request_form(orders.orderable_service_types(), formdata=request.args)
-    return render_template("clients/_start_field.html", form=form)
+    return render_template("client/_start_field.html", form=form)
 
 
 # ---------------------------------------------------------------- the order
@@ -164,7 +164,7 @@ def _render_order(order: Order, cancel_form: CancelForm | None = None, status: i
         copy = db.session.scalar(select(Order).where(Order.rebooked_from_id == order.id))
     return (
         render_template(
-            "clients/order.html",
+            "client/order.html",
             order=order,
             timeline=client_timeline(order.id, current_user.id),
             cancel_form=cancel_form or CancelForm(),
@@ -245,6 +245,6 @@ def rebook_order(order_id: int):
                 return redirect(url_for("clients.order", order_id=new.id), code=303)
         failed = _own_order(order_id, joinedload(Order.service_type))
     return (
-        render_template("clients/rebook.html", failed=failed, form=form, copy=copy, problems=problems),
+        render_template("client/rebook.html", failed=failed, form=form, copy=copy, problems=problems),
         status,
     )

@@ -129,7 +129,7 @@ def _render_dashboard(sandbox_form: SandboxForm | None = None, status: int = 200
     weeks = queries.weekly_totals(CHART_WEEKS)
     return (
         render_template(
-            "managers/billing.html",
+            "manage/billing.html",
             weeks=weeks,
             chart=build_chart(weeks),
             counts=queries.invoice_counts(),
@@ -145,9 +145,9 @@ def _render_dashboard(sandbox_form: SandboxForm | None = None, status: int = 200
 def billing():
     part = request.headers.get("HX-Request") and request.args.get("part")
     if part == "invoices":
-        return render_template("managers/billing_invoices.html", **_invoices_part())
+        return render_template("manage/billing_invoices.html", **_invoices_part())
     if part == "runs":
-        return render_template("managers/billing_runs.html", **_runs_part())
+        return render_template("manage/billing_runs.html", **_runs_part())
     return _render_dashboard()
 
 
@@ -163,7 +163,7 @@ def start_billing_run():
     if kind not in queries.RUN_KINDS:
         message = "Choose a kind of run."
         if htmx:
-            return render_template("managers/billing_runs.html", **_runs_part(message)), 422
+            return render_template("manage/billing_runs.html", **_runs_part(message)), 422
         flash(message, "warning")
         return redirect(url_for("managers.billing", _anchor="runs"), code=303)
     try:
@@ -172,12 +172,12 @@ def start_billing_run():
         db.session.rollback()
         message = " ".join(m for messages in exc.errors.values() for m in messages) or "The run cannot start now."
         if htmx:
-            return render_template("managers/billing_runs.html", **_runs_part(message)), 409
+            return render_template("manage/billing_runs.html", **_runs_part(message)), 409
         flash(message, "warning")
         return redirect(url_for("managers.billing", _anchor="runs"), code=303)
     db.session.commit()
     if htmx:
-        return render_template("managers/billing_runs.html", **_runs_part())
+        return render_template("manage/billing_runs.html", **_runs_part())
     flash(f"{queries.RUN_KINDS[kind]} started (run {run.id}).", "success")
     return redirect(url_for("managers.billing", _anchor="runs"), code=303)
 
@@ -186,7 +186,7 @@ def start_billing_run():
 def billing_run_progress(run_id: int):
     """The run's progress bar; it polls itself while the run is running and stops when it is not."""
     run = db.get_or_404(BillingRun, run_id)
-    return render_template("managers/billing_run_progress.html", run=run, is_stale=queries.run_is_stale)
+    return render_template("manage/billing_run_progress.html", run=run, is_stale=queries.run_is_stale)
 
 
 # ---------------------------------------------------------------- invoices
@@ -196,7 +196,7 @@ def billing_run_progress(run_id: int):
 def billing_invoice(invoice_id: int):
     invoice = db.get_or_404(Invoice, invoice_id)
     return render_template(
-        "managers/billing_invoice.html",
+        "manage/billing_invoice.html",
         invoice=invoice,
         lines=queries.invoice_lines(invoice),
         settlements=queries.invoice_settlements(invoice),
@@ -263,12 +263,12 @@ def billing_ledger():
     if account_id is None:
         search = request.args.get("q", "").strip()
         rows, has_next = queries.accounts(page, per_page, search)
-        return render_template("managers/billing_accounts.html", accounts=rows, page=page, has_next=has_next, q=search)
+        return render_template("manage/billing_accounts.html", accounts=rows, page=page, has_next=has_next, q=search)
     account = queries.account(account_id)
     if account is None:
         abort(404)
     lines, has_next = queries.ledger_lines(account.id, page, per_page, sign=queries.natural_sign(account.kind))
     context = {"account": account, "lines": lines, "page": page, "has_next": has_next}
     if request.headers.get("HX-Request") and request.args.get("part") == "ledger":
-        return render_template("managers/billing_ledger_lines.html", **context)
-    return render_template("managers/billing_ledger.html", **context)
+        return render_template("manage/billing_ledger_lines.html", **context)
+    return render_template("manage/billing_ledger.html", **context)

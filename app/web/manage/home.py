@@ -12,7 +12,7 @@ from app.web.manage.blueprint import bp
 def home():
     email_counts = dict(db.session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
     return render_template(
-        "managers/home.html",
+        "manage/home.html",
         clients=count_users_with_role("client"),
         workers=count_users_with_role("worker"),
         email_counts=email_counts,

@@ -36,7 +36,7 @@ def _read(path: Path):
 def mailbox():
     directory = _mailbox_dir()
     files = sorted(directory.glob("*.eml"), reverse=True)[:200] if directory.is_dir() else []
-    return render_template("managers/mailbox.html", messages=[_read(path) for path in files])
+    return render_template("manage/mailbox.html", messages=[_read(path) for path in files])
 
 
 @bp.route("/mailbox/<message_name>")
@@ -47,4 +47,4 @@ def mailbox_message(message_name: str):
     path = directory / f"{message_name}.eml"
     if not path.is_file():
         abort(404)
-    return render_template("managers/mailbox_message.html", message=_read(path))
+    return render_template("manage/mailbox_message.html", message=_read(path))

@@ -67,8 +67,8 @@ def _steps_response(status: int = 200, **context):
     """htmx gets the list of steps (swapped in place); a browser without it gets the whole page."""
     values = _page_context(**context)
     if request.headers.get("HX-Request"):
-        return render_template("managers/_matching_steps.html", **values), status
-    return render_template("managers/matching.html", **values, **_try_context(None)), status
+        return render_template("manage/_matching_steps.html", **values), status
+    return render_template("manage/matching.html", **values, **_try_context(None)), status
 
 
 def _done(message: str):
@@ -95,7 +95,7 @@ def _try_context(order: Order | None, ranking_run=None, error: str = "") -> dict
 
 @bp.route("/matching")
 def matching():
-    return render_template("managers/matching.html", **_page_context(), **_try_context(None))
+    return render_template("manage/matching.html", **_page_context(), **_try_context(None))
 
 
 @bp.route("/matching/steps", methods=["POST"])
@@ -188,8 +188,8 @@ def matching_try():
             run = match_svc.preview_run(order, match_svc.preview(order))
     context = _try_context(order, run, error)
     if request.headers.get("HX-Request"):
-        return render_template("managers/_matching_try_result.html", **context), status
-    return render_template("managers/matching.html", **_page_context(), **context), status
+        return render_template("manage/_matching_try_result.html", **context), status
+    return render_template("manage/matching.html", **_page_context(), **context), status
 
 
 @bp.route("/matching/orders/<int:order_id>/run", methods=["POST"])

@@ -218,11 +218,11 @@ def orders():
     context = _results_context(filters)
     # A history restore (back button after a cache miss) wants the whole page, not the fragment.
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
-        response = current_app.make_response(render_template("managers/_orders_fragment.html", **context))
+        response = current_app.make_response(render_template("manage/_orders_fragment.html", **context))
     else:
         service_types = list(db.session.scalars(select(ServiceType).order_by(ServiceType.name)))
         response = current_app.make_response(
-            render_template("managers/orders.html", service_types=service_types, **context)
+            render_template("manage/orders.html", service_types=service_types, **context)
         )
     response.vary.add("HX-Request")
     return response
@@ -344,7 +344,7 @@ def _order_page(order_id: int, status: int = 200, **forms):
     copy = db.session.scalar(select(Order).where(Order.rebooked_from_id == order.id))
     return (
         render_template(
-            "managers/order.html",
+            "manage/order.html",
             order=order,
             events=[(event, describe(event, names)) for event in events],
             run=run,

@@ -25,7 +25,7 @@ def outbox():
         query = query.where(OutboxEmail.status == status)
     emails = list(db.session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
     counts = dict(db.session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
-    template = "managers/_outbox_table.html" if request.headers.get("HX-Request") else "managers/outbox.html"
+    template = "manage/_outbox_table.html" if request.headers.get("HX-Request") else "manage/outbox.html"
     return render_template(
         template,
         emails=emails[:per_page],
@@ -44,11 +44,11 @@ def retry_outbox_email(email_id: int):
         retry_email(email)
     except ValueError as exc:
         if request.headers.get("HX-Request"):
-            return render_template("managers/_outbox_row.html", email=email, error=str(exc)), 409
+            return render_template("manage/_outbox_row.html", email=email, error=str(exc)), 409
         flash(str(exc), "warning")
         return redirect(url_for("managers.outbox"), code=303)
     db.session.commit()
     if request.headers.get("HX-Request"):
-        return render_template("managers/_outbox_row.html", email=email)
+        return render_template("manage/_outbox_row.html", email=email)
     flash(f"Message {email.id} to {email.recipient} will be sent again.", "success")
     return redirect(url_for("managers.outbox"), code=303)

@@ -85,7 +85,7 @@ def _people_page(role: str):
     )
     return (
         render_template(
-            f"managers/{role}s.html",
+            f"manage/{role}s.html",
             title=kind["title"],
             form=form,
             people=people[:per_page],

@@ -60,7 +60,7 @@ def service_types():
         db.session.execute(select(Order.service_type_id, func.count()).group_by(Order.service_type_id)).all()
     )
     return (
-        render_template("managers/service_types.html", form=form, types=types, order_counts=order_counts),
+        render_template("manage/service_types.html", form=form, types=types, order_counts=order_counts),
         status,
     )
 
@@ -82,7 +82,7 @@ def edit_service_type(type_id: int):
     orders_count = db.session.scalar(select(func.count()).where(Order.service_type_id == service_type.id))
     return (
         render_template(
-            "managers/service_types_edit.html", form=form, service_type=service_type, orders_count=orders_count
+            "manage/service_types_edit.html", form=form, service_type=service_type, orders_count=orders_count
         ),
         status,
     )

@@ -78,12 +78,12 @@ def _render(worker: User, form: CreditForm | None = None, status: int = 200, pro
     lines, has_next = queries.ledger_lines(account_id, page, per_page, sign=queries.natural_sign(AccountKind.WORKER))
     if request.headers.get("HX-Request") and request.args.get("part") == "ledger":
         return render_template(
-            "managers/worker_detail_ledger.html", worker=worker, lines=lines, page=page, has_next=has_next
+            "manage/worker_detail_ledger.html", worker=worker, lines=lines, page=page, has_next=has_next
         )
     invoices, invoices_has_next = queries.party_invoices(AccountKind.WORKER, worker.id, 1, 24)
     return (
         render_template(
-            "managers/worker_detail.html",
+            "manage/worker_detail.html",
             worker=worker,
             money=queries.worker_money(worker.id),
             credits=queries.worker_credits(worker.id),

@@ -5,4 +5,4 @@ from app.web.tote.blueprint import bp
 
 @bp.route("/")
 def home():
-    return render_template("bettors/home.html")
+    return render_template("tote/home.html")

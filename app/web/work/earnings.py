@@ -20,11 +20,11 @@ def earnings():
     me = current_user.id
     fragment = request.headers.get("HX-Request") and request.args.get("part")
     if fragment == "ledger":
-        return render_template("workers/earnings_ledger.html", **ledger_part(AccountKind.WORKER, me))
+        return render_template("work/earnings_ledger.html", **ledger_part(AccountKind.WORKER, me))
     if fragment == "invoices":
-        return render_template("workers/earnings_invoices.html", **invoices_part(AccountKind.WORKER, me))
+        return render_template("work/earnings_invoices.html", **invoices_part(AccountKind.WORKER, me))
     return render_template(
-        "workers/earnings.html",
+        "work/earnings.html",
         money=queries.worker_money(me),
         credits=queries.worker_credits(me),
         **ledger_part(AccountKind.WORKER, me),
@@ -38,7 +38,7 @@ def earnings_invoice(invoice_id: int):
     if invoice is None:
         abort(404)
     return render_template(
-        "workers/earnings_invoice.html",
+        "work/earnings_invoice.html",
         invoice=invoice,
         lines=queries.invoice_lines(invoice),
         settlements=queries.invoice_settlements(invoice),

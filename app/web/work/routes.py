@@ -94,7 +94,7 @@ def home():
         )
     )
     return render_template(
-        "workers/home.html",
+        "work/home.html",
         tabs=TABS,
         tab=tab,
         counts=counts,
@@ -111,7 +111,7 @@ def _render_order(order_id: int, status: int = 200, checkin=None, report=None, p
     order = _assigned(order_id, joinedload(Order.client), joinedload(Order.service_type))
     return (
         render_template(
-            "workers/order.html",
+            "work/order.html",
             order=order,
             kit=kit_status(order),
             checkin_form=checkin or CheckinForm(),
