@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import current_app
-
-from app.platform.clock import utcnow
-
-
-def company_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["COMPANY_TIMEZONE"])
+from app.platform.clock import company_zone, utcnow
 
 
 def local_midnight(day: date) -> datetime:

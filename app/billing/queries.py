@@ -33,7 +33,7 @@ from app.billing.models import (
 )
 from app.billing.periods import local_day, local_midnight, month_of, week_of
 from app.extensions import db
-from app.platform.clock import utcnow
+from app.platform.clock import company_zone, utcnow
 
 # +1: the stored balance reads naturally (debit-normal); -1: it is negated for display (credit-normal).
 NATURAL_SIGN = {
@@ -63,10 +63,6 @@ RUN_KINDS = {
 
 def natural_sign(kind: str) -> int:
     return NATURAL_SIGN.get(kind, 1)
-
-
-def _zone_name() -> str:
-    return current_app.config["COMPANY_TIMEZONE"]
 
 
 # ---------------------------------------------------------------- accounts
@@ -465,7 +461,7 @@ def weekly_totals(weeks: int = 12, now: datetime | None = None) -> list[WeekTota
     now = now or utcnow()
     current = week_of(local_day(now))
     first = current.start - timedelta(days=7 * (weeks - 1))
-    local_week = func.date_trunc("week", func.timezone(_zone_name(), LedgerEntry.occurred_at))
+    local_week = func.date_trunc("week", func.timezone(company_zone().key, LedgerEntry.occurred_at))
     rows = db.session.execute(
         select(local_week.label("week"), LedgerAccount.kind, func.sum(LedgerEntry.amount_cents).label("amount"))
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)

@@ -48,6 +48,7 @@ from app.events.models import Event, HandledEvent
 from app.events.registry import consumers
 from app.extensions import db
 from app.orders import services as orders
+from app.orders import slots
 from app.orders.models import Order, ServiceType
 from app.platform.clock import utcnow
 
@@ -112,7 +113,7 @@ def _has_billing_history() -> bool:
     clients = [user.id for user in (accounts.find_user_by_email(row[0]) for row in CLIENTS) if user is not None]
     if not clients:
         return True  # not the demo's database: nothing to add to
-    hours = orders.working_hours()
+    hours = slots.working_hours()
     today = utcnow().astimezone(hours.timezone).date()
     cutoff = datetime.combine(today - timedelta(days=RECENT_DAYS), datetime.min.time(), tzinfo=hours.timezone)
     older = select(Order.id).where(Order.client_id.in_(clients), Order.slot_start < cutoff).limit(1)

@@ -26,7 +26,7 @@ from app.demo.data import (
 from app.demo.photos import order_photo
 from app.events import publish
 from app.extensions import db
-from app.orders import pricing
+from app.orders import pricing, service_types, slots
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.states import EVENT_TYPES, order_payload
@@ -37,13 +37,13 @@ from app.supplies.models import CookieRequest, Kit
 class Demo:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.hours = orders.working_hours()
+        self.hours = slots.working_hours()
         self.now = utcnow()
         self.today = self.now.astimezone(self.hours.timezone).date()
         self.types = {service.name: service for service in db.session.scalars(select(ServiceType))}
         for name, description, duration, skills, consumables in SERVICE_TYPES:
             if name not in self.types:
-                self.types[name] = orders.save_service_type(
+                self.types[name] = service_types.save_service_type(
                     None,
                     name=name,
                     description=description,
@@ -57,7 +57,7 @@ class Demo:
         self.clients = [accounts.find_user_by_email(row[0]) for row in CLIENTS]
 
     def slot(self, day, index: int, service: ServiceType) -> datetime:
-        times = orders.slot_times(self.hours, service.duration_minutes) or [self.hours.opens]
+        times = slots.slot_times(self.hours, service.duration_minutes) or [self.hours.opens]
         start = times[0] if index == 0 else times[min(len(times) - 1, len(times) // 2)]
         return datetime.combine(day, start, tzinfo=self.hours.timezone)
 

@@ -1,171 +1,30 @@
-"""Order services: service types, requesting help, the worker's steps, cancelling, no-shows.
+"""The order's life: requesting help, matching's assignment, the worker's steps, cancelling, no-shows.
+
+Working hours and slots are in app.orders.slots, service types in app.orders.service_types.
 
 Services flush and never commit; they publish an event for every change (app.orders.states).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.events import publish
 from app.extensions import db
 from app.orders import pricing
-from app.orders.models import DEFAULT_BASE_PRICE_CENTS, Order, OrderStatus, ServiceType
+from app.orders.models import Order, OrderStatus, ServiceType
+from app.orders.slots import slot_problem
 from app.orders.states import IllegalTransition, lock, move, order_payload
 from app.platform.clock import utcnow
 from app.platform.validation import DuplicateError, FieldErrors, ValidationError
 
 S = OrderStatus
 NO_SHOW_REASON = "no_show"
-
-
-# ---------------------------------------------------------------- working hours
-
-
-@dataclass(frozen=True)
-class WorkingHours:
-    timezone: ZoneInfo
-    opens: time
-    closes: time
-    days: frozenset[int]  # Monday is 0
-    step_minutes: int
-    horizon_days: int
-
-
-def working_hours() -> WorkingHours:
-    config = current_app.config
-    opens, closes = (time.fromisoformat(part.strip()) for part in config["WORKING_HOURS"].split("-"))
-    return WorkingHours(
-        timezone=ZoneInfo(config["COMPANY_TIMEZONE"]),
-        opens=opens,
-        closes=closes,
-        days=frozenset(int(day) for day in str(config["WORKING_DAYS"]).split(",")),
-        step_minutes=int(config["SLOT_STEP_MINUTES"]),
-        horizon_days=int(config["BOOKING_HORIZON_DAYS"]),
-    )
-
-
-def slot_times(hours: WorkingHours, duration_minutes: int) -> list[time]:
-    """Start times offered on a working day: every step from opening, ending by closing time."""
-    times = []
-    start = datetime.combine(date(2000, 1, 3), hours.opens)
-    last = datetime.combine(date(2000, 1, 3), hours.closes) - timedelta(minutes=duration_minutes)
-    while start <= last:
-        times.append(start.time())
-        start += timedelta(minutes=hours.step_minutes)
-    return times
-
-
-def slot_problem(slot_start: datetime, duration_minutes: int, now: datetime | None = None) -> str | None:
-    """Why a slot can't be booked, or None: not in the past, within working hours and days."""
-    hours = working_hours()
-    now = now or utcnow()
-    if slot_start.tzinfo is None:
-        return "The time needs a time zone."
-    if slot_start <= now:
-        return "Choose a time in the future."
-    if slot_start > now + timedelta(days=hours.horizon_days):
-        return f"Choose a time within the next {hours.horizon_days} days."
-    local = slot_start.astimezone(hours.timezone)
-    end = local + timedelta(minutes=duration_minutes)
-    if local.weekday() not in hours.days:
-        return "We don't work on that day."
-    if local.time() < hours.opens or end.date() != local.date() or end.time() > hours.closes:
-        return (
-            f"Choose a time between {hours.opens:%H:%M} and {hours.closes:%H:%M} "
-            f"(the job takes {duration_minutes} minutes)."
-        )
-    if (local.hour * 60 + local.minute - hours.opens.hour * 60 - hours.opens.minute) % hours.step_minutes:
-        return f"Choose a start on the {hours.step_minutes}-minute grid."
-    return None
-
-
-def local_slot(day: date, start: time) -> datetime:
-    """A date and a time in the company's time zone, as an aware datetime."""
-    return datetime.combine(day, start, tzinfo=working_hours().timezone)
-
-
-# ---------------------------------------------------------------- service types (US-021)
-
-
-def _clean_list(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = value.replace("\n", ",").split(",")
-    items = []
-    for item in value:
-        item = str(item).strip()
-        if item and item not in items:
-            items.append(item)
-    return items
-
-
-def save_service_type(
-    service_type: ServiceType | None,
-    *,
-    name: str,
-    description: str = "",
-    base_price_cents: int | None = DEFAULT_BASE_PRICE_CENTS,
-    duration_minutes: int | None = 120,
-    skills=None,
-    consumables=None,
-) -> ServiceType:
-    """Create (service_type None) or edit a service type."""
-    errors = FieldErrors()
-    name = (name or "").strip()
-    if not name:
-        errors.add("name", "A name is required.")
-    elif len(name) > 120:
-        errors.add("name", "At most 120 characters.")
-    if base_price_cents is None or base_price_cents < 0:
-        errors.add("base_price", "The price must be zero or more.")
-    if duration_minutes is None or not 15 <= duration_minutes <= 12 * 60:
-        errors.add("duration_minutes", "Between 15 minutes and 12 hours.")
-    skills = [skill.lower() for skill in _clean_list(skills)]
-    consumables = _clean_list(consumables)
-    if any(len(skill) > 60 for skill in skills):
-        errors.add("skills", "Each skill at most 60 characters.")
-    if any(len(item) > 120 for item in consumables):
-        errors.add("consumables", "Each item at most 120 characters.")
-    errors.raise_if_any()
-    clash = db.session.scalar(
-        select(ServiceType).where(
-            func.lower(ServiceType.name) == name.lower(), ServiceType.id != (service_type.id if service_type else -1)
-        )
-    )
-    if clash is not None:
-        raise DuplicateError(name="A service type with this name exists.")
-    if service_type is None:
-        service_type = ServiceType()
-        db.session.add(service_type)
-    service_type.name = name
-    service_type.description = (description or "").strip()
-    service_type.base_price_cents = base_price_cents
-    service_type.duration_minutes = duration_minutes
-    service_type.skills = skills
-    service_type.consumables = consumables
-    db.session.flush()
-    return service_type
-
-
-def retire_service_type(service_type: ServiceType, retired: bool = True) -> None:
-    """Retired types can't be ordered; old orders keep them."""
-    service_type.retired_at = utcnow() if retired else None
-    db.session.flush()
-
-
-def orderable_service_types() -> list[ServiceType]:
-    return list(
-        db.session.scalars(select(ServiceType).where(ServiceType.retired_at.is_(None)).order_by(ServiceType.name))
-    )
 
 
 # ---------------------------------------------------------------- requesting help (US-010, US-020)

@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db as database
 from app.orders import services as orders
+from app.orders import slots
 from app.orders.models import Order, OrderStatus
 from app.platform.clock import utcnow
 from app.platform.uploads import save_photo
@@ -17,14 +18,14 @@ from app.platform.uploads import save_photo
 
 def next_slot(days: int = 1, index: int = 4) -> datetime:
     """A bookable slot on the `days`-th working day from today (company time zone)."""
-    hours = orders.working_hours()
+    hours = slots.working_hours()
     day = utcnow().astimezone(hours.timezone).date()
     found = 0
     while found < days:
         day += timedelta(days=1)
         if day.weekday() in hours.days:
             found += 1
-    return orders.local_slot(day, orders.slot_times(hours, 120)[index])
+    return slots.local_slot(day, slots.slot_times(hours, 120)[index])
 
 
 def make_order(

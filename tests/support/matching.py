@@ -11,6 +11,7 @@ from sqlalchemy import delete
 
 from app.extensions import db as database
 from app.matching.models import MatchingStep
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus
 from tests.support.factories import ClientFactory, WorkerFactory
@@ -94,7 +95,7 @@ def pipeline(db):
 
 @pytest.fixture
 def service(db):
-    return orders.save_service_type(None, name="Sofa cleaning", skills="cleaning", consumables="sponge")
+    return service_types.save_service_type(None, name="Sofa cleaning", skills="cleaning", consumables="sponge")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from PIL import Image
 
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus
 from app.orders.states import move
@@ -21,7 +22,7 @@ PATH = [S.MATCHED, S.KIT_ISSUED, S.IN_PROGRESS, S.COMPLETED]
 def make_service(name: str = "Test cleaning", **values):
     values.setdefault("consumables", "sponge\nsoap")
     values.setdefault("skills", "cleaning")
-    return orders.save_service_type(None, name=name, **values)
+    return service_types.save_service_type(None, name=name, **values)
 
 
 def make_order(client_user, service, worker=None, status: S = S.REQUESTED, slot: datetime = SLOT, **values) -> Order:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.notifications.models import OutboxEmail
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.models import Order
 from tests.support.factories import ClientFactory, SupplyFactory, WorkerFactory
@@ -26,7 +27,7 @@ def next_slot(days_ahead: int = 2, hour: int = 10) -> datetime:
 
 
 def make_service(name: str = "Deep cleaning", consumables: str = "sponge\nsoap\nrubber gloves"):
-    return orders.save_service_type(None, name=name, skills="cleaning", consumables=consumables)
+    return service_types.save_service_type(None, name=name, skills="cleaning", consumables=consumables)
 
 
 def requested_order(client, service, slot: datetime | None = None, description: str = "Clean the sofa") -> Order:

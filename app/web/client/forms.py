@@ -14,7 +14,7 @@ from wtforms import DateField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from app.orders import services as orders
+from app.orders import slots
 from app.orders.models import ServiceType
 from app.platform.clock import utcnow
 
@@ -30,8 +30,8 @@ class SlotForm(FlaskForm):
     start = SelectField("Start time", choices=[], validate_choice=False)
 
     def set_time_choices(self, duration_minutes: int | None) -> None:
-        hours = orders.working_hours()
-        times = orders.slot_times(hours, duration_minutes) if duration_minutes else []
+        hours = slots.working_hours()
+        times = slots.slot_times(hours, duration_minutes) if duration_minutes else []
         choices = [SelectChoice("", "Choose a time")]
         for start in times:
             end = (datetime.combine(date(2000, 1, 3), start) + timedelta(minutes=duration_minutes)).time()
@@ -39,7 +39,7 @@ class SlotForm(FlaskForm):
         self.start.choices = choices
 
     def set_day_limits(self) -> None:
-        hours = orders.working_hours()
+        hours = slots.working_hours()
         today = utcnow().astimezone(hours.timezone).date()
         self.day.render_kw = {"min": today.isoformat(), "max": (today + timedelta(days=hours.horizon_days)).isoformat()}
 
@@ -55,7 +55,7 @@ class SlotForm(FlaskForm):
         start = self.start_time()
         if self.day.data is None or start is None:
             return None
-        return orders.local_slot(self.day.data, start)
+        return slots.local_slot(self.day.data, start)
 
 
 def _optional_id(value) -> int | None:

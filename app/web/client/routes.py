@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import PAYMENT_METHODS, User
 from app.extensions import db
-from app.orders import pricing
+from app.orders import pricing, service_types
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.states import IllegalTransition
@@ -94,7 +94,7 @@ def _quote(service: ServiceType | None) -> pricing.Quote | None:
 
 @bp.route("/orders/new", methods=["GET", "POST"])
 def new_order():
-    services = orders.orderable_service_types()
+    services = service_types.orderable_service_types()
     if request.method == "GET":
         form, chosen = _request_form(services, formdata=request.args)
         profile = current_user.client_profile
@@ -144,7 +144,7 @@ def quote():
 @bp.route("/orders/times")
 def time_choices():
     """htmx fragment: the start-time select for the chosen service (its duration decides the last start)."""
-    form, _chosen = _request_form(orders.orderable_service_types(), formdata=request.args)
+    form, _chosen = _request_form(service_types.orderable_service_types(), formdata=request.args)
     return render_template("client/_start_field.html", form=form)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_login import current_user
+
+from app.platform.clock import company_zone
 
 # (role, endpoint of its home, label) in the order the role switcher shows them.
 ROLE_HOMES = (
@@ -41,7 +42,7 @@ def format_localtime(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") ->
     """A moment in the company's time zone (slots are booked in it)."""
     if value is None:
         return "-"
-    zone = ZoneInfo(current_app.config["COMPANY_TIMEZONE"])
+    zone = company_zone()
     return value.astimezone(zone).strftime(pattern)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -26,6 +25,7 @@ from app.matching.services import latest_run
 from app.orders import services as order_services
 from app.orders.models import STATUS_LABELS, Order, OrderStatus, ServiceType
 from app.orders.queries import timeline
+from app.platform.clock import company_zone
 from app.platform.validation import ValidationError
 from app.supplies.models import CookieRequest, Kit
 from app.web.core.forms import apply_errors
@@ -136,7 +136,7 @@ def _people(term: str):
 
 
 def _conditions(filters: OrderFilters, with_status: bool = True) -> list:
-    zone = ZoneInfo(current_app.config["COMPANY_TIMEZONE"])
+    zone = company_zone()
     conditions = []
     if with_status and filters.status:
         conditions.append(Order.status == filters.status)
@@ -244,7 +244,7 @@ def _slot_text(payload: dict) -> str:
     start = payload.get("slot_start")
     if not start:
         return ""
-    zone = ZoneInfo(current_app.config["COMPANY_TIMEZONE"])
+    zone = company_zone()
     try:
         return datetime.fromisoformat(start).astimezone(zone).strftime("%a %d %b %Y %H:%M")
     except ValueError:

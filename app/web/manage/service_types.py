@@ -12,7 +12,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import case, func, select
 
 from app.extensions import db
-from app.orders import services as orders
+from app.orders import service_types as catalogue
 from app.orders.models import Order, ServiceType
 from app.platform.validation import DuplicateError, ValidationError
 from app.web.core.forms import apply_errors
@@ -25,7 +25,7 @@ def _save(form: ServiceTypeForm, service_type: ServiceType | None):
     if not form.validate_on_submit():
         return None, 422
     try:
-        saved = orders.save_service_type(
+        saved = catalogue.save_service_type(
             service_type,
             name=form.name.data,
             description=form.description.data or "",
@@ -91,7 +91,7 @@ def edit_service_type(type_id: int):
 @bp.route("/service-types/<int:type_id>/retire", methods=["POST"])
 def retire_service_type(type_id: int):
     service_type = db.get_or_404(ServiceType, type_id)
-    orders.retire_service_type(service_type, retired=True)
+    catalogue.retire_service_type(service_type, retired=True)
     db.session.commit()
     flash(f"“{service_type.name}” is retired: clients can no longer order it; its orders keep it.", "success")
     return redirect(url_for("managers.service_types"), code=303)
@@ -100,7 +100,7 @@ def retire_service_type(type_id: int):
 @bp.route("/service-types/<int:type_id>/restore", methods=["POST"])
 def restore_service_type(type_id: int):
     service_type = db.get_or_404(ServiceType, type_id)
-    orders.retire_service_type(service_type, retired=False)
+    catalogue.retire_service_type(service_type, retired=False)
     db.session.commit()
     flash(f"“{service_type.name}” can be ordered again.", "success")
     return redirect(url_for("managers.service_types"), code=303)

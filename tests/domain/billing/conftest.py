@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.billing import ledger
-from app.orders import services as orders
+from app.orders import service_types
 from tests.support.factories import ClientFactory, ManagerFactory, WorkerFactory
 
 
@@ -23,7 +23,7 @@ def ledger_stays_balanced(request):
 
 @pytest.fixture
 def service(db):
-    return orders.save_service_type(None, name="House cleaning", skills="cleaning", base_price_cents=100_00)
+    return service_types.save_service_type(None, name="House cleaning", skills="cleaning", base_price_cents=100_00)
 
 
 @pytest.fixture

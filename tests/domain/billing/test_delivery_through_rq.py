@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.billing.models import AccountKind, DailyTotal, LedgerEntry, LedgerTransaction, TransactionKind
 from app.billing.processes import close
 from app.events.jobs import DELIVER
-from app.orders import services as orders
+from app.orders import service_types
 from app.platform.queues import get_queue, redis_connection
 from tests.support.factories import ClientFactory, WorkerFactory
 from tests.support.ledger import end_order
@@ -28,7 +28,9 @@ def run_events() -> None:
 
 
 def ended_order(session, outcome: str = "completed"):
-    service = orders.save_service_type(None, name=f"Cleaning {outcome}", skills="cleaning", base_price_cents=100_00)
+    service = service_types.save_service_type(
+        None, name=f"Cleaning {outcome}", skills="cleaning", base_price_cents=100_00
+    )
     client, worker = ClientFactory(), WorkerFactory()
     order = end_order(outcome, ENDED_AT, client, worker, service)
     ids = order.id, client.id, worker.id

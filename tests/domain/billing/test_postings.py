@@ -9,7 +9,7 @@ import pytest
 
 from app.billing.models import AccountKind, TransactionKind
 from app.billing.postings import post_order_outcome, worker_share_cents
-from app.orders import services as orders
+from app.orders import service_types
 from tests.support.ledger import (
     balance_of,
     end_order,
@@ -104,7 +104,7 @@ def test_us230_worker_share_is_integer_cents_rounded_half_up():
 
 
 def test_us050_the_discounted_price_is_what_is_charged_and_shared(client_user, worker, db):
-    service = orders.save_service_type(None, name="Odd job", skills="", base_price_cents=123_41)
+    service = service_types.save_service_type(None, name="Odd job", skills="", base_price_cents=123_41)
     order = end_order("completed", ENDED_AT, client_user, worker, service)
     handle(order)
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.events.jobs import DELIVER
 from app.events.models import Event, EventFailure, HandledEvent
 from app.matching.models import MatchRun
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus
 from tests.support.factories import ClientFactory
@@ -41,7 +42,7 @@ def next_working_slot() -> datetime:
 def test_us060_consumer_matches_a_requested_order_through_rq(committed_db, run_events):
     session = committed_db.session
     configure([("strengths", "Strengths", {"weight": 1.0}), ("tie_break", "Tie", {"weight": 0.01, "seed": 7})])
-    service = orders.save_service_type(None, name="Window cleaning", skills="cleaning")
+    service = service_types.save_service_type(None, name="Window cleaning", skills="cleaning")
     client = ClientFactory()
     make_worker()
     best = make_worker(strengths=["cleaning"])
@@ -85,7 +86,7 @@ def test_us060_consumer_matches_a_requested_order_through_rq(committed_db, run_e
 def test_us073_consumer_without_workers_records_the_run_and_does_not_fail(committed_db, run_events):
     session = committed_db.session
     configure([("strengths", "Strengths", {"weight": 1.0})])
-    service = orders.save_service_type(None, name="Ironing", skills="ironing")
+    service = service_types.save_service_type(None, name="Ironing", skills="ironing")
     client = ClientFactory()
     session.commit()
     order = orders.request_order(

@@ -12,6 +12,7 @@ from app.events.models import Event
 from app.matching import services as matching
 from app.matching.models import MatchRun
 from app.matching.pipeline import rank
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.states import IllegalTransition, move
 from tests.support.matching import DEFAULT_PIPELINE, NOW, SLOT, S, make_worker, new_order, past_order
@@ -64,7 +65,7 @@ def test_us061_free_at_slot_filters_workers_busy_within_the_buffer(db, pipeline,
 
 
 def test_us062_strengths_score_the_service_skills(db, pipeline, client_user):
-    service = orders.save_service_type(None, name="Garden", skills="digging, watering")
+    service = service_types.save_service_type(None, name="Garden", skills="digging, watering")
     pipeline([("strengths", "Strengths", {"weight": 1.0})])
     both = make_worker(strengths=["digging", "watering"])
     one = make_worker(strengths=["digging"], weaknesses=["watering"])

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.events.models import Event
-from app.orders import pricing
+from app.orders import pricing, service_types
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.states import EVENT_TYPES, TRANSITIONS, IllegalTransition, move
@@ -33,7 +33,7 @@ def at_now():
 
 @pytest.fixture
 def service(db):
-    return orders.save_service_type(None, name="Test cleaning", skills="cleaning", consumables="sponge\nsoap")
+    return service_types.save_service_type(None, name="Test cleaning", skills="cleaning", consumables="sponge\nsoap")
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_request_refuses_bad_slots(at_now, client_user, service, slot, message):
 
 
 def test_request_refuses_missing_fields_and_retired_services(at_now, db, client_user, service):
-    orders.retire_service_type(service)
+    service_types.retire_service_type(service)
     with pytest.raises(ValidationError) as refused:
         orders.request_order(client_user, service_type_id=service.id, description=" ", slot_start=None, address="")
     assert set(refused.value.errors) >= {"service_type", "description", "slot"}
@@ -135,7 +135,7 @@ def test_company_timezone_moves_working_hours(at_now, app, client_user, service)
 
 def test_duplicate_service_type_names_are_refused(db, service):
     with pytest.raises(DuplicateError):
-        orders.save_service_type(None, name="TEST CLEANING")
+        service_types.save_service_type(None, name="TEST CLEANING")
 
 
 # ---------------------------------------------------------------- the status machine

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from app.accounts import services as accounts
 from app.extensions import db
 from app.notifications.models import OutboxEmail
-from app.orders import services as orders
+from app.orders import service_types
 from app.orders.models import Order
 from app.platform.queues import enqueue
 from tests.support.browser import log_in
@@ -54,7 +54,7 @@ def photo(tmp_path, name: str) -> str:
 @pytest.fixture(scope="module")
 def people(app, live_stack):
     with app.app_context():
-        orders.save_service_type(None, name="Window cleaning", skills="cleaning", consumables="squeegee\nbucket")
+        service_types.save_service_type(None, name="Window cleaning", skills="cleaning", consumables="squeegee\nbucket")
         client = accounts.create_client("tom@example.com", "Tom Tester", "1 Yarn Street", invite=False)
         accounts.set_password(client, PASSWORD)
         for email, name in [("whiskers@example.com", "Whiskers"), ("mittens@example.com", "Mittens")]:

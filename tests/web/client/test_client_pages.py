@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.events.models import Event
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.models import Order
 from app.platform.uploads import save_photo
@@ -123,7 +124,7 @@ def test_dashboard_queries_do_not_grow_with_orders(db, browser, me, new_client):
 
 def test_request_form_offers_orderable_services_times_and_my_address(browser, db, service):
     retired = make_service("Old chimney sweep")
-    orders.retire_service_type(retired)
+    service_types.retire_service_type(retired)
     html = browser.get("/client/orders/new").get_data(as_text=True)
     assert "Test cleaning" in html and "Old chimney sweep" not in html
     assert 'type="date"' in html and f'min="{NOW.date().isoformat()}"' in html
@@ -145,7 +146,7 @@ def test_quote_fragment_with_htmx_us020(browser, db, service):
 
 
 def test_quote_fragment_for_a_retired_or_missing_service(browser, db, service):
-    orders.retire_service_type(service)
+    service_types.retire_service_type(service)
     html = browser.get(f"/client/orders/quote?service_type={service.id}", headers={"HX-Request": "true"}).text
     assert "no longer offered" in html and "100.00" not in html
     assert "Choose a service" in browser.get("/client/orders/quote", headers={"HX-Request": "true"}).text
@@ -207,7 +208,7 @@ def test_request_refuses_bad_input_with_422_and_creates_nothing(browser, db, ser
 
 
 def test_request_refuses_a_retired_service(browser, db, service):
-    orders.retire_service_type(service)
+    service_types.retire_service_type(service)
     fresh = make_service("Fresh")
     response = browser.post("/client/orders/new", data=form_data(browser, service))
     assert response.status_code == 422

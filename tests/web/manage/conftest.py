@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.orders import services as orders
+from app.orders import service_types
 from tests.support.factories import ClientFactory, ManagerFactory, WorkerFactory
 from tests.support.matching import at_now, client_user, pipeline, service  # the matching pages' fixtures
 from tests.support.web import config_values
@@ -31,7 +31,7 @@ def uploads(app, tmp_path):
 
 @pytest.fixture
 def service_type(db):
-    return orders.save_service_type(
+    return service_types.save_service_type(
         None, name="House cleaning", skills="cleaning", consumables="Cloths\nSpray", duration_minutes=120
     )
 

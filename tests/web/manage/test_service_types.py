@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.models import OrderStatus, ServiceType
 from app.platform.validation import ValidationError
@@ -92,7 +93,7 @@ def test_us021_edit_shows_units_and_saves(manager_client, db, service_type):
 
 
 def test_us021_edit_to_a_taken_name_is_409_and_changes_nothing(manager_client, db, service_type):
-    other = orders.save_service_type(None, name="Gardening")
+    other = service_types.save_service_type(None, name="Gardening")
     response = manager_client.post(f"{URL}/{other.id}", data=_form(manager_client, name="House cleaning"))
     assert response.status_code == 409
     assert _type(db, "Gardening") is not None
@@ -107,7 +108,7 @@ def test_us021_retire_keeps_old_orders_and_blocks_new_requests(manager_client, d
     assert response.status_code == 303
     db.session.expire_all()
     assert service_type.retired
-    assert service_type not in orders.orderable_service_types()
+    assert service_type not in service_types.orderable_service_types()
     with pytest.raises(ValidationError) as refused:
         orders.request_order(tom, service_type_id=service_type.id, description="Help", slot_start=next_slot())
     assert "no longer offered" in str(refused.value)
@@ -121,7 +122,7 @@ def test_us021_retire_keeps_old_orders_and_blocks_new_requests(manager_client, d
     )
     assert response.status_code == 303
     db.session.expire_all()
-    assert not service_type.retired and service_type in orders.orderable_service_types()
+    assert not service_type.retired and service_type in service_types.orderable_service_types()
 
 
 @pytest.mark.parametrize("factory", [ClientFactory, WorkerFactory, SupplyFactory])
