@@ -20,15 +20,12 @@ from app.billing.ledger import account_id
 from app.billing.models import AccountKind, LedgerTransaction, TransactionKind
 from app.billing.processes.close import record_posting
 from app.platform.clock import utcnow
+from app.platform.money import format_money
 from app.platform.validation import FieldErrors, ValidationError
 
 MAX_REASON_LENGTH = 1000
 # Far beyond any real credit; keeps a typo (or a pasted number) from overflowing the sums.
 MAX_CREDIT_CENTS = 10_000_000 * 100
-
-
-def _units(cents: int) -> str:
-    return f"{abs(cents) / 100:,.2f}"
 
 
 def credit_worker(
@@ -49,7 +46,7 @@ def credit_worker(
     elif amount_cents == 0:
         errors.add("amount", "The amount cannot be zero.")
     elif abs(amount_cents) > MAX_CREDIT_CENTS:
-        errors.add("amount", f"At most {_units(MAX_CREDIT_CENTS)} either way.")
+        errors.add("amount", f"At most {format_money(MAX_CREDIT_CENTS)} either way.")
     reason = (reason or "").strip()
     if not reason:
         errors.add("reason", "Say why.")
@@ -64,7 +61,7 @@ def credit_worker(
     transaction, _is_new = record_posting(
         key,
         TransactionKind.CREDIT,
-        f"{what} of {_units(amount_cents)} by {manager.name}: {reason}",
+        f"{what} of {format_money(abs(amount_cents))} by {manager.name}: {reason}",
         now or utcnow(),
         [
             (account_id(AccountKind.PAYOUTS), amount_cents),

@@ -28,6 +28,7 @@ from app.billing.models import AccountKind, TransactionKind
 from app.billing.processes.close import record_posting
 from app.events import Consumer
 from app.events.models import Event
+from app.platform.money import format_money
 
 billing = Consumer("billing")
 
@@ -39,10 +40,6 @@ def worker_share_cents(price_cents: int, percent: int | None = None) -> int:
     if percent is None:
         percent = current_app.config["WORKER_SHARE_PERCENT"]
     return (price_cents * percent + 50) // 100
-
-
-def units(cents: int) -> str:
-    return f"{cents / 100:,.2f}"
 
 
 @billing.handles(*OUTCOMES)
@@ -74,7 +71,7 @@ def post_order_outcome(event: Event) -> None:
             record_posting(
                 f"order:{order_id}:earning",
                 TransactionKind.EARNING,
-                f"{label} completed: {percent}% of {units(price)}",
+                f"{label} completed: {percent}% of {format_money(price)}",
                 occurred_at,
                 [(account_id(AccountKind.PAYOUTS), share), (account_id(AccountKind.WORKER, worker_id), -share)],
                 order_id=order_id,
@@ -85,7 +82,7 @@ def post_order_outcome(event: Event) -> None:
             record_posting(
                 f"order:{order_id}:fine",
                 TransactionKind.FINE,
-                f"{label} failed: fine of {units(fine)}",
+                f"{label} failed: fine of {format_money(fine)}",
                 occurred_at,
                 [(account_id(AccountKind.WORKER, worker_id), fine), (account_id(AccountKind.FINES), -fine)],
                 order_id=order_id,

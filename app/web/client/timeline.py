@@ -12,7 +12,7 @@ from app.events.models import Event
 from app.extensions import db
 from app.orders.queries import timeline
 from app.orders.services import NO_SHOW_REASON
-from app.web.core.templating import format_money
+from app.platform.money import format_money
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from app.platform.money import AmountError, format_money, parse_amount
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, list[str]], aliases: Mapping[str, str | None] = {}) -> list[str]:
@@ -21,3 +25,34 @@ def apply_errors(form: FlaskForm, errors: dict[str, list[str]], aliases: Mapping
         else:
             field.errors = [*field.errors, *messages]
     return unplaced
+
+
+class MoneyField(StringField):
+    """An amount typed in units, read by the one money parser; `.cents` is the amount understood.
+
+    The field keeps what the person typed (so it is shown back as typed on an error); a refused
+    amount is a field error with the parser's message.
+    """
+
+    def __init__(self, label=None, validators=None, *, allow_negative: bool = False, maximum_cents=None, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
+        super().__init__(label, validators, **kwargs)
+        self.allow_negative = allow_negative
+        self.maximum_cents = maximum_cents
+        self.cents: int | None = None
+
+    def process_data(self, value):
+        if isinstance(value, int):  # a stored amount in cents, shown for editing
+            self.cents = value
+            value = format_money(value).replace(",", "")
+        super().process_data(value)
+
+    def pre_validate(self, form) -> None:
+        if not (self.data or "").strip():
+            self.cents = None
+            return  # DataRequired/InputRequired say what is missing; Optional lets it be
+        try:
+            self.cents = parse_amount(self.data, allow_negative=self.allow_negative, maximum_cents=self.maximum_cents)
+        except AmountError as error:
+            self.cents = None
+            raise ValidationError(str(error)) from error

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_login import current_user
 
 from app.platform.clock import company_zone
+from app.platform.money import format_money
 
 # (role, endpoint of its home, label) in the order the role switcher shows them.
 ROLE_HOMES = (
@@ -23,15 +24,6 @@ def role_homes() -> list[tuple[str, str, str]]:
     if not current_user.is_authenticated:
         return []
     return [home for home in ROLE_HOMES if current_user.has_role(home[0])]
-
-
-def format_money(cents: int | None) -> str:
-    """Integer cents as units with two decimals (money is never a float)."""
-    if cents is None:
-        return "-"
-    sign = "-" if cents < 0 else ""
-    units, rest = divmod(abs(int(cents)), 100)
-    return f"{sign}{units:,}.{rest:02d}"
 
 
 def format_datetime(value: datetime | None) -> str:

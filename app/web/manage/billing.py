@@ -17,6 +17,7 @@ from wtforms import StringField
 from app.billing import queries
 from app.billing.models import AccountKind, BillingRun, Invoice
 from app.extensions import db
+from app.platform.money import format_money
 from app.platform.validation import ValidationError
 from app.web.core.forms import apply_errors
 from app.web.core.navigation import local_path
@@ -86,7 +87,7 @@ def build_chart(weeks: list[queries.WeekTotals], width: int = 720, height: int =
                     width=round(bar_width, 1),
                     height=round(bar_height, 1),
                     series=series,
-                    title=f"Week of {label}: {name} {cents / 100:,.2f}",
+                    title=f"Week of {label}: {name} {format_money(cents)}",
                 )
             )
     ticks = [(round(top + plot_height - plot_height * part / 4, 1), ceiling * part // 4) for part in range(5)]

@@ -1,12 +1,11 @@
-from decimal import ROUND_HALF_UP, Decimal
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DecimalField, EmailField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.accounts.models import PAYMENT_METHODS
+from app.web.core.forms import MoneyField
 
 
 class ClientForm(FlaskForm):
@@ -41,11 +40,11 @@ class ServiceTypeForm(FlaskForm):
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
-    base_price = DecimalField(
+    base_price = MoneyField(
         "Base price (units)",
-        places=2,
-        default=Decimal("100.00"),
-        validators=[InputRequired(), NumberRange(min=0, max=1_000_000)],
+        default=100_00,
+        validators=[InputRequired()],
+        maximum_cents=1_000_000_00,
         description="Before the client's discount; 100 units for now (US-050).",
     )
     duration_minutes = IntegerField(
@@ -55,12 +54,8 @@ class ServiceTypeForm(FlaskForm):
     consumables = TextAreaField("Consumables", description="One per line: what the kit needs")
     submit = SubmitField("Save")
 
-    def validate_base_price(self, field) -> None:
-        if field.data is not None and field.data.as_tuple().exponent < -2:
-            raise ValidationError("At most two decimals (cents).")
-
-    def price_cents(self) -> int:
-        return int((self.base_price.data * 100).to_integral_value(rounding=ROUND_HALF_UP))
+    def price_cents(self) -> int | None:
+        return self.base_price.cents
 
 
 class ReasonForm(FlaskForm):

@@ -26,6 +26,7 @@ from app.orders import services as order_services
 from app.orders.models import STATUS_LABELS, Order, OrderStatus, ServiceType
 from app.orders.queries import timeline
 from app.platform.clock import company_zone
+from app.platform.money import format_money
 from app.platform.validation import ValidationError
 from app.supplies.models import CookieRequest, Kit
 from app.web.core.forms import apply_errors
@@ -251,12 +252,6 @@ def _slot_text(payload: dict) -> str:
         return start
 
 
-def _money(cents) -> str:
-    from app.web.core.templating import format_money
-
-    return format_money(cents)
-
-
 def describe(event: Event, names: dict) -> str:
     """A readable sentence for one event of the order's timeline."""
     payload = event.payload or {}
@@ -272,7 +267,7 @@ def describe(event: Event, names: dict) -> str:
             text += f" (a copy of failed order #{payload['rebooked_from_id']})"
         return text + "."
     if kind == "order.matched":
-        price = _money(payload.get("price_cents"))
+        price = format_money(payload.get("price_cents"))
         discount = f", {payload['discount_percent']}% discount" if payload.get("discount_percent") else ""
         return f"Matched to {who('worker_id')}; price fixed at {price}{discount}."
     if kind == "order.reassigned":

@@ -6,8 +6,6 @@ Retiring a type hides it from the request form; orders that have it keep it.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import case, func, select
 
@@ -70,7 +68,7 @@ def edit_service_type(type_id: int):
     service_type = db.get_or_404(ServiceType, type_id)
     form = ServiceTypeForm(obj=None if request.method == "POST" else service_type)
     if request.method == "GET":
-        form.base_price.data = Decimal(service_type.base_price_cents) / 100
+        form.base_price.process_data(service_type.base_price_cents)
         form.skills.data = ", ".join(service_type.skills or [])
         form.consumables.data = "\n".join(service_type.consumables or [])
     status = 200

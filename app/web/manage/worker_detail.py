@@ -5,56 +5,37 @@ the manager who gave it and shown to the worker.
 
 from __future__ import annotations
 
-import re
 import secrets
-from decimal import Decimal, InvalidOperation
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import HiddenField, StringField, TextAreaField
+from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
-from wtforms.validators import ValidationError as FieldError
 
 from app.accounts.models import User, UserRole
 from app.billing import queries
 from app.billing.models import AccountKind
 from app.extensions import db
+from app.platform.money import format_money
 from app.platform.validation import ValidationError
-from app.web.core.forms import apply_errors
+from app.web.core.forms import MoneyField, apply_errors
 from app.web.core.pagination import page_args
 from app.web.manage.blueprint import bp
 
-AMOUNT = re.compile(r"^[+-]?\d+(\.\d{1,2})?$")
-
-
-def parse_units(text: str | None) -> int | None:
-    """'12.5' -> 1250 cents; None when it is not a number of units with at most two decimals."""
-    cleaned = (text or "").strip().replace(",", "").replace(" ", "").replace("\u2212", "-")
-    if not AMOUNT.match(cleaned):
-        return None
-    try:
-        return int(Decimal(cleaned) * 100)
-    except InvalidOperation:  # pragma: no cover - the pattern already rules this out
-        return None
-
 
 class CreditForm(FlaskForm):
-    amount = StringField(
+    amount = MoneyField(
         "Amount (units)",
         validators=[DataRequired("Enter an amount.")],
-        description="Up to two decimals, e.g. 25.00; a negative amount takes money back.",
-        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+        allow_negative=True,
+        description="Up to two decimals, e.g. 25.00 or 25,00; a negative amount takes money back.",
     )
     reason = TextAreaField("Reason", validators=[DataRequired("Say why."), Length(max=1000)])
     # One token per form shown: a double submit of the same form credits once.
     token = HiddenField()
-
-    def validate_amount(self, field) -> None:
-        if parse_units(field.data) is None:
-            raise FieldError("Enter units with at most two decimals, e.g. 12.50.")
 
 
 def _worker(user_id: int) -> User:
@@ -116,7 +97,7 @@ def credit_worker(user_id: int):
     try:
         give_credit(
             worker,
-            parse_units(form.amount.data),
+            form.amount.cents,
             form.reason.data,
             current_user._get_current_object(),
             idempotency_key=f"form:{form.token.data}" if form.token.data else None,
@@ -126,5 +107,5 @@ def credit_worker(user_id: int):
         problems = apply_errors(form, exc.errors)
         return _render(_worker(user_id), form, 422, problems)
     db.session.commit()
-    flash(f"{worker.name} was credited {form.amount.data.strip()} units.", "success")
+    flash(f"{worker.name} was credited {format_money(form.amount.cents)} units.", "success")
     return redirect(url_for("managers.worker_detail", user_id=user_id, _anchor="credits"), code=303)

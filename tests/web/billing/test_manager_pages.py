@@ -266,6 +266,16 @@ def test_a_negative_credit_takes_money_back(db, people, manager):
     assert "Broken vase" in credit.description
 
 
+@pytest.mark.parametrize("typed", ["12,5", "12.5", "12,50"])
+def test_a_comma_decimal_credits_the_amount_typed_not_ten_times_it(db, people, manager, typed):
+    worker = people["worker"]
+    response, _form = _credit(manager, worker.id, amount=typed, reason="Stayed late")
+    assert response.status_code == 303
+    [credit] = _credits_of(worker)
+    assert {e.amount_cents for e in credit.entries} == {12_50, -12_50}
+    assert "credited 12.50 units" in manager.get(f"/manage/workers/{worker.id}").get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
@@ -273,6 +283,7 @@ def test_a_negative_credit_takes_money_back(db, people, manager):
         ({"amount": "10", "reason": "   "}, "reason", "Say why."),
         ({"amount": "12.345", "reason": "why"}, "amount", "two decimals"),
         ({"amount": "ten", "reason": "why"}, "amount", "two decimals"),
+        ({"amount": "1,234.50", "reason": "why"}, "amount", "two ways"),
         ({"amount": "", "reason": "why"}, "amount", "Enter an amount."),
         ({"amount": "0", "reason": "why"}, "amount", "cannot be zero"),
     ],

@@ -59,9 +59,10 @@ def test_us021_create_stores_cents_and_cleans_lists(manager_client, db):
     ("values", "field_id", "message"),
     [
         ({"name": ""}, "name", "required"),
-        ({"base_price": "-1"}, "base_price", "between 0"),
+        ({"base_price": "-1"}, "base_price", "zero or more"),
         ({"base_price": "1.005"}, "base_price", "two decimals"),
-        ({"base_price": "lots"}, "base_price", "Not a valid decimal"),
+        ({"base_price": "lots"}, "base_price", "Enter an amount"),
+        ({"base_price": "12,500"}, "base_price", "more than two decimals"),
         ({"duration_minutes": "5"}, "duration_minutes", "between 15"),
     ],
 )
