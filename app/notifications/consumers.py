@@ -6,22 +6,15 @@ an event can never produce a second message.
 
 from __future__ import annotations
 
-from flask import current_app, url_for
-
 from app.accounts.models import User
 from app.accounts.services import INVITATION, PASSWORD_RESET, make_link_token, max_age_for
 from app.events import Consumer
 from app.events.models import Event
 from app.extensions import db
 from app.notifications.services import queue_email
+from app.platform.urls import external_url
 
 notifications = Consumer("notifications")
-
-
-def _absolute(endpoint: str, **values) -> str:
-    """An absolute link for a mail body; jobs have no request, so one is made from the base URL."""
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
-        return url_for(endpoint, _external=True, **values)
 
 
 @notifications.handles("account.invitation_sent")
@@ -36,7 +29,7 @@ def mail_invitation(event: Event) -> None:
         {
             "name": user.name,
             "roles": event.payload.get("roles", sorted(user.roles)),
-            "link": _absolute("auth.accept_invitation", token=token),
+            "link": external_url("auth.accept_invitation", token=token),
             "days": max_age_for(INVITATION) // 86400,
         },
         idempotency_key=f"event:{event.id}:invitation",
@@ -54,7 +47,7 @@ def mail_password_reset(event: Event) -> None:
         "password_reset",
         {
             "name": user.name,
-            "link": _absolute("auth.reset_password", token=token),
+            "link": external_url("auth.reset_password", token=token),
             "hours": max_age_for(PASSWORD_RESET) // 3600,
         },
         idempotency_key=f"event:{event.id}:password-reset",

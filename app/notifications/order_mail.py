@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, url_for
-from werkzeug.routing import BuildError
-
 from app.accounts.models import User
 from app.events.models import Event
 from app.extensions import db
@@ -21,27 +18,14 @@ from app.notifications.consumers import notifications
 from app.notifications.services import queue_email
 from app.orders.models import Order
 from app.orders.services import NO_SHOW_REASON
+from app.platform.urls import external_url
 
 log = logging.getLogger(__name__)
 
 
-def _absolute(endpoint: str, **values) -> str:
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
-        return url_for(endpoint, _external=True, **values)
-
-
-def _link(endpoint: str, fallback_path: str, **values) -> str:
-    """An absolute link to a page; the path is used while its endpoint doesn't exist yet."""
-    try:
-        return _absolute(endpoint, **values)
-    except BuildError:
-        log.debug("no endpoint %s yet; linking to %s", endpoint, fallback_path)
-        return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + fallback_path
-
-
 def rebook_link(order_id: int) -> str:
     """US-131: the page where the client books a copy of a failed order for another date."""
-    return _link("clients.rebook_order", f"/client/orders/{order_id}/rebook", order_id=order_id)
+    return external_url("clients.rebook_order", order_id=order_id)
 
 
 def _user(user_id) -> User | None:
@@ -84,11 +68,11 @@ def _order(event: Event) -> Order | None:
 
 
 def _client_links(_order: Order) -> dict:
-    return {"orders_link": _link("clients.home", "/client/")}
+    return {"orders_link": external_url("clients.home")}
 
 
 def _worker_links(_order: Order) -> dict:
-    return {"work_link": _link("workers.home", "/work/")}
+    return {"work_link": external_url("workers.home")}
 
 
 @notifications.handles("order.requested")

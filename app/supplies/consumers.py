@@ -15,6 +15,7 @@ from app.events.models import Event
 from app.extensions import db
 from app.notifications.services import queue_email
 from app.orders.models import Order
+from app.platform.urls import external_url
 from app.supplies import services
 from app.supplies.models import Kit
 
@@ -32,8 +33,8 @@ def _context(order: Order, event: Event, **extra) -> dict:
         "consumables": list(order.service_type.consumables or []),
         "slot_start": order.slot_start,
         "slot_end": order.slot_end,
-        "form_link": services.absolute_url("supply.job_form", order_id=order.id),
-        "queue_link": services.absolute_url("supply.home"),
+        "form_link": external_url("supply.job_form", order_id=order.id),
+        "queue_link": external_url("supply.home"),
         **extra,
     }
 

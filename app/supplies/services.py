@@ -8,7 +8,7 @@ RQ job after the commit (app/supplies/jobs.py). Services flush, never commit.
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select
 
 from app.accounts.models import User, UserRole
@@ -28,12 +28,6 @@ NOT_NEEDED_STATUSES = (S.CANCELLED, S.FAILED)
 
 class CookieNotReceived(IllegalTransition):
     """Issuing a kit whose cookie hasn't arrived needs the department's confirmation."""
-
-
-def absolute_url(endpoint: str, **values) -> str:
-    """An absolute link for a mail body; jobs have no request, so one is made from the base URL."""
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
-        return url_for(endpoint, _external=True, **values)
 
 
 def kit_state(kit: Kit) -> str:

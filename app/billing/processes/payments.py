@@ -34,6 +34,7 @@ from app.billing.providers import PaymentDeclined, PaymentProvider, client_provi
 from app.extensions import db
 from app.notifications.services import queue_email
 from app.platform.clock import utcnow
+from app.platform.urls import external_url
 from app.platform.validation import ValidationError
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
@@ -251,15 +252,14 @@ def period_label(invoice: Invoice) -> str:
 
 def _email(invoice: Invoice, template: str, key: str, **extra) -> None:
     user = invoice.user
-    link = "/client/billing" if invoice.party_kind == AccountKind.CLIENT else "/work/earnings"
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    link = external_url("clients.billing" if invoice.party_kind == AccountKind.CLIENT else "workers.earnings")
     context = {
         "name": user.name,
         "invoice_id": invoice.id,
         "period": period_label(invoice),
         "amount_cents": invoice.amount_cents,
         "breakdown": invoice.breakdown or {},
-        "billing_link": base + link,
+        "billing_link": link,
         **extra,
     }
     queue_email(user.email, template, context, idempotency_key=key)
