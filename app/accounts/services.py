@@ -29,6 +29,7 @@ from app.accounts.passwords import hash_password, needs_rehash, password_problem
 from app.events import publish
 from app.extensions import db
 from app.platform.clock import utcnow
+from app.platform.paging import fetch_page
 from app.platform.validation import DuplicateError, FieldErrors, ValidationError
 
 MAX_TRAITS = 20
@@ -392,17 +393,12 @@ def user_for_api_token(token: str) -> User | None:
 # ---------------------------------------------------------------- listing
 
 
-def list_users_with_role(role: str, limit: int = 50, offset: int = 0, options: Iterable = ()) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(UserRole)
-            .where(UserRole.role == role)
-            .options(*options)
-            .order_by(User.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+def users_with_role_page(role: str, page: int, per_page: int, options: Iterable = ()) -> tuple[list[User], bool]:
+    """One page of the people with `role`, newest first: (users, has_next)."""
+    return fetch_page(
+        select(User).join(UserRole).where(UserRole.role == role).options(*options).order_by(User.id.desc()),
+        page,
+        per_page,
     )
 
 

@@ -34,6 +34,7 @@ from app.billing.models import (
 from app.billing.periods import local_day, local_midnight, month_of, week_of
 from app.extensions import db
 from app.platform.clock import company_zone, utcnow
+from app.platform.paging import fetch_page, one_page, split_page
 
 # +1: the stored balance reads naturally (debit-normal); -1: it is negated for display (credit-normal).
 NATURAL_SIGN = {
@@ -130,8 +131,8 @@ def accounts(page: int, per_page: int, search: str = "") -> tuple[list[AccountRo
         pattern = f"%{search.strip()}%"
         query = query.where(or_(User.name.ilike(pattern), User.email.ilike(pattern)))
     query = query.order_by(LedgerAccount.user_id.is_not(None), User.name, LedgerAccount.kind, LedgerAccount.id)
-    rows = _account_rows(db.session.execute(query.limit(per_page + 1).offset((page - 1) * per_page)))
-    return rows[:per_page], len(rows) > per_page
+    rows, has_next = split_page(db.session.execute(one_page(query, page, per_page)), per_page)
+    return _account_rows(rows), has_next
 
 
 def account(account_id: int) -> AccountRow | None:
@@ -190,9 +191,8 @@ def ledger_lines(account_id: int | None, page: int = 1, per_page: int = 25, sign
         .join(LedgerTransaction, LedgerTransaction.id == window.c.transaction_id)
         .outerjoin(creator, creator.id == LedgerTransaction.created_by_id)
         .order_by(window.c.occurred_at.desc(), window.c.id.desc())
-        .limit(per_page + 1)
-        .offset((page - 1) * per_page)
     )
+    rows, has_next = split_page(db.session.execute(one_page(query, page, per_page)), per_page)
     lines = [
         LedgerLine(
             entry_id=row.id,
@@ -206,9 +206,9 @@ def ledger_lines(account_id: int | None, page: int = 1, per_page: int = 25, sign
             running_cents=sign * int(row.running),
             created_by=row.creator,
         )
-        for row in db.session.execute(query)
+        for row in rows
     ]
-    return lines[:per_page], len(lines) > per_page
+    return lines, has_next
 
 
 # ---------------------------------------------------------------- invoices
@@ -216,16 +216,13 @@ def ledger_lines(account_id: int | None, page: int = 1, per_page: int = 25, sign
 
 def party_invoices(party_kind: str, user_id: int, page: int = 1, per_page: int = 12) -> tuple[list[Invoice], bool]:
     """The party's invoices, newest period first; (invoices, has_next)."""
-    rows = list(
-        db.session.scalars(
-            select(Invoice)
-            .where(Invoice.party_kind == party_kind, Invoice.user_id == user_id)
-            .order_by(Invoice.period_start.desc(), Invoice.id.desc())
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        )
+    return fetch_page(
+        select(Invoice)
+        .where(Invoice.party_kind == party_kind, Invoice.user_id == user_id)
+        .order_by(Invoice.period_start.desc(), Invoice.id.desc()),
+        page,
+        per_page,
     )
-    return rows[:per_page], len(rows) > per_page
 
 
 def unpaid_invoices(party_kind: str, user_id: int) -> list[Invoice]:
@@ -516,17 +513,14 @@ def invoices(statuses=UNPAID_STATUSES, page: int = 1, per_page: int = 25) -> tup
     urgency = case(
         (Invoice.status == InvoiceStatus.FAILED, 0), (Invoice.status == InvoiceStatus.AWAITING_MANUAL, 1), else_=2
     )
-    rows = list(
-        db.session.scalars(
-            select(Invoice)
-            .where(Invoice.status.in_(statuses))
-            .options(joinedload(Invoice.user))
-            .order_by(urgency, Invoice.period_start, Invoice.id)
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        )
+    return fetch_page(
+        select(Invoice)
+        .where(Invoice.status.in_(statuses))
+        .options(joinedload(Invoice.user))
+        .order_by(urgency, Invoice.period_start, Invoice.id),
+        page,
+        per_page,
     )
-    return rows[:per_page], len(rows) > per_page
 
 
 def recent_runs(limit: int = 10) -> list[BillingRun]:

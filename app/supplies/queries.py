@@ -10,6 +10,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from app.accounts.models import User
 from app.extensions import db
 from app.orders.models import Order, OrderStatus
+from app.platform.paging import one_page, split_page
 from app.supplies.models import CookieRequest, Kit
 from app.supplies.services import NOT_NEEDED_STATUSES, kit_state
 
@@ -67,8 +68,8 @@ def kit_queue(view: str = "to_pack", page: int = 1, per_page: int = 50) -> tuple
         query = query.order_by(Kit.issued_at.desc(), Order.id.desc())
     else:
         query = query.order_by(Order.slot_start, Order.id)
-    rows = db.session.execute(query.limit(per_page + 1).offset((page - 1) * per_page)).unique().all()
-    return [KitRow(kit, cookie) for kit, cookie in rows[:per_page]], len(rows) > per_page
+    rows, has_next = split_page(db.session.execute(one_page(query, page, per_page)).unique(), per_page)
+    return [KitRow(kit, cookie) for kit, cookie in rows], has_next
 
 
 def kit_counts() -> dict[str, int]:

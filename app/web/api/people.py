@@ -78,9 +78,7 @@ def _create(create, to_json, allowed):
 
 def _list(role: str, profile, to_json):
     page, per_page = page_args(50)
-    users = accounts.list_users_with_role(
-        role, limit=per_page, offset=(page - 1) * per_page, options=[selectinload(profile)]
-    )
+    users, _has_next = accounts.users_with_role_page(role, page, per_page, options=[selectinload(profile)])
     body = {
         "items": [to_json(user) for user in users],
         "page": page,

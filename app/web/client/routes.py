@@ -17,6 +17,7 @@ from app.orders import pricing, service_types
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.states import IllegalTransition
+from app.platform.paging import fetch_page
 from app.platform.validation import DuplicateError, ValidationError
 from app.web.client.blueprint import bp
 from app.web.client.forms import ERROR_FIELDS, CancelForm, OrderRequestForm, RebookForm
@@ -53,21 +54,19 @@ def _discount() -> dict:
 @bp.route("/")
 def home():
     page, per_page = page_args(PER_PAGE)
-    rows = list(
-        db.session.scalars(
-            select(Order)
-            .where(Order.client_id == current_user.id)
-            .options(joinedload(Order.service_type), joinedload(Order.worker))
-            .order_by(Order.slot_start.desc(), Order.id.desc())
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        )
+    rows, has_next = fetch_page(
+        select(Order)
+        .where(Order.client_id == current_user.id)
+        .options(joinedload(Order.service_type), joinedload(Order.worker))
+        .order_by(Order.slot_start.desc(), Order.id.desc()),
+        page,
+        per_page,
     )
     return render_template(
         "client/home.html",
-        orders=rows[:per_page],
+        orders=rows,
         page=page,
-        has_next=len(rows) > per_page,
+        has_next=has_next,
         discount=_discount(),
         payment_methods=PAYMENT_METHODS,
     )

@@ -27,6 +27,7 @@ from app.orders.models import STATUS_LABELS, Order, OrderStatus, ServiceType
 from app.orders.queries import timeline
 from app.platform.clock import company_zone
 from app.platform.money import format_money
+from app.platform.paging import one_page, split_page
 from app.platform.validation import ValidationError
 from app.supplies.models import CookieRequest, Kit
 from app.web.core.forms import apply_errors
@@ -173,16 +174,13 @@ def orders_page(filters: OrderFilters, per_page: int = PER_PAGE) -> tuple[list[O
     column = SORTS[filters.sort]
     ordering = column.asc() if filters.direction == "asc" else column.desc()
     tie = Order.id.asc() if filters.direction == "asc" else Order.id.desc()
-    ids = list(
-        db.session.scalars(
-            select(Order.id)
-            .where(*_conditions(filters))
-            # Only the price can be null; NULLS LAST elsewhere would keep Postgres off the (status, slot) index.
-            .order_by(ordering.nulls_last() if filters.sort == "price" else ordering, tie)
-            .limit(per_page + 1)
-            .offset((filters.page - 1) * per_page)
-        )
+    page_ids = (
+        select(Order.id)
+        .where(*_conditions(filters))
+        # Only the price can be null; NULLS LAST elsewhere would keep Postgres off the (status, slot) index.
+        .order_by(ordering.nulls_last() if filters.sort == "price" else ordering, tie)
     )
+    ids, has_next = split_page(db.session.scalars(one_page(page_ids, filters.page, per_page)), per_page)
     if not ids:
         return [], False
     rows = db.session.scalars(
@@ -192,10 +190,10 @@ def orders_page(filters: OrderFilters, per_page: int = PER_PAGE) -> tuple[list[O
             joinedload(Order.worker).options(lazyload(User.role_rows)),
             joinedload(Order.service_type),
         )
-        .where(Order.id.in_(ids[:per_page]))
+        .where(Order.id.in_(ids))
     )
     by_id = {order.id: order for order in rows}
-    return [by_id[order_id] for order_id in ids[:per_page] if order_id in by_id], len(ids) > per_page
+    return [by_id[order_id] for order_id in ids if order_id in by_id], has_next
 
 
 def _results_context(filters: OrderFilters) -> dict:

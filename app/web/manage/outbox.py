@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.notifications.models import EmailStatus, OutboxEmail
 from app.notifications.services import retry_email
+from app.platform.paging import fetch_page
 from app.web.core.pagination import page_args
 from app.web.manage.blueprint import bp
 
@@ -23,13 +24,13 @@ def outbox():
     query = select(OutboxEmail).order_by(OutboxEmail.id.desc())
     if status:
         query = query.where(OutboxEmail.status == status)
-    emails = list(db.session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    emails, has_next = fetch_page(query, page, per_page)
     counts = dict(db.session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
     template = "manage/_outbox_table.html" if request.headers.get("HX-Request") else "manage/outbox.html"
     return render_template(
         template,
-        emails=emails[:per_page],
-        has_next=len(emails) > per_page,
+        emails=emails,
+        has_next=has_next,
         page=page,
         status=status,
         statuses=STATUSES,

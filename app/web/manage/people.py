@@ -80,17 +80,15 @@ def _people_page(role: str):
     elif request.method == "POST":
         status = 422
     page, per_page = page_args()
-    people = accounts.list_users_with_role(
-        role, limit=per_page + 1, offset=(page - 1) * per_page, options=[selectinload(kind["profile"])]
-    )
+    people, has_next = accounts.users_with_role_page(role, page, per_page, options=[selectinload(kind["profile"])])
     return (
         render_template(
             f"manage/{role}s.html",
             title=kind["title"],
             form=form,
-            people=people[:per_page],
+            people=people,
             page=page,
-            has_next=len(people) > per_page,
+            has_next=has_next,
             total=accounts.count_users_with_role(role),
         ),
         status,

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.orders import services as orders
 from app.orders.models import ACTIVE_STATUSES, Order, OrderStatus
 from app.orders.states import IllegalTransition
+from app.platform.paging import fetch_page
 from app.platform.uploads import discard_photo, save_photo, send_photo
 from app.platform.validation import ValidationError
 from app.web.core.forms import apply_errors
@@ -83,24 +84,22 @@ def home():
     counts = {key: sum(per_status.get(status, 0) for status in spec[1]) for key, spec in TABS.items()}
     page, per_page = page_args(PER_PAGE)
     ordering = (Order.slot_start.asc(), Order.id.asc()) if soonest_first else (Order.slot_start.desc(), Order.id.desc())
-    rows = list(
-        db.session.scalars(
-            select(Order)
-            .where(Order.worker_id == current_user.id, Order.status.in_(statuses))
-            .options(joinedload(Order.client), joinedload(Order.service_type))
-            .order_by(*ordering)
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
-        )
+    rows, has_next = fetch_page(
+        select(Order)
+        .where(Order.worker_id == current_user.id, Order.status.in_(statuses))
+        .options(joinedload(Order.client), joinedload(Order.service_type))
+        .order_by(*ordering),
+        page,
+        per_page,
     )
     return render_template(
         "work/home.html",
         tabs=TABS,
         tab=tab,
         counts=counts,
-        orders=rows[:per_page],
+        orders=rows,
         page=page,
-        has_next=len(rows) > per_page,
+        has_next=has_next,
     )
 
 
