@@ -5,13 +5,14 @@ Only the logged-in client's own money is shown; an invoice id of anyone else is 
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, render_template
 from flask_login import current_user
 
 from app.billing import queries
 from app.billing.models import AccountKind
 from app.orders import pricing
 from app.web.client.blueprint import bp
+from app.web.core.htmx import htmx_target
 from app.web.shared.party_money import invoices_part, ledger_part
 
 
@@ -23,11 +24,11 @@ def _discount(user_id: int) -> dict:
 @bp.route("/billing")
 def billing():
     me = current_user.id
-    fragment = request.headers.get("HX-Request") and request.args.get("part")
-    if fragment == "ledger":
-        return render_template("client/billing_ledger.html", **ledger_part(AccountKind.CLIENT, me))
-    if fragment == "invoices":
-        return render_template("client/billing_invoices.html", **invoices_part(AccountKind.CLIENT, me))
+    target = htmx_target()
+    if target == "ledger-lines":
+        return render_template("client/_billing_ledger.html", **ledger_part(AccountKind.CLIENT, me))
+    if target == "invoice-list":
+        return render_template("client/_billing_invoices.html", **invoices_part(AccountKind.CLIENT, me))
     return render_template(
         "client/billing.html",
         money=queries.client_money(me),

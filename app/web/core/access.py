@@ -12,6 +12,8 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
+from app.web.core.htmx import is_htmx
+
 PUBLIC = "public"  # anyone, logged in or not
 AUTHENTICATED = "authenticated"  # any logged-in person
 API_TOKEN = "api-token"  # a manager's bearer token
@@ -42,7 +44,7 @@ def endpoint_access(app: Flask, endpoint: str) -> str | None:
 def login_redirect():
     """Anonymous visitors go to /login; htmx follows an HX-Redirect instead of a 302."""
     target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         response = current_app.make_response(("", 401))
         response.headers["HX-Redirect"] = target
         return response

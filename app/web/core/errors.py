@@ -8,6 +8,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.web.core.htmx import is_htmx
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -29,7 +31,7 @@ def render_error(status: int, message: str | None = None):
     message = message or MESSAGES.get(status, "Something went wrong.")
     if wants_json():
         return jsonify({"error": message}), status
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("errors/_error.html", status=status, message=message), status
     return render_template("errors/error.html", status=status, message=message), status
 

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.platform.money import format_money
 from app.platform.validation import ValidationError
 from app.web.core.forms import apply_errors
+from app.web.core.htmx import htmx_target, is_htmx
 from app.web.core.navigation import local_path
 from app.web.core.pagination import page_args
 from app.web.manage.blueprint import bp
@@ -144,11 +145,11 @@ def _render_dashboard(sandbox_form: SandboxForm | None = None, status: int = 200
 
 @bp.route("/billing")
 def billing():
-    part = request.headers.get("HX-Request") and request.args.get("part")
-    if part == "invoices":
-        return render_template("manage/billing_invoices.html", **_invoices_part())
-    if part == "runs":
-        return render_template("manage/billing_runs.html", **_runs_part())
+    target = htmx_target()
+    if target == "invoice-list":
+        return render_template("manage/_billing_invoices.html", **_invoices_part())
+    if target == "billing-runs":
+        return render_template("manage/_billing_runs.html", **_runs_part())
     return _render_dashboard()
 
 
@@ -160,11 +161,11 @@ def start_billing_run():
     from app.billing.processes.runs import start_run
 
     kind = request.form.get("kind", "")
-    htmx = bool(request.headers.get("HX-Request"))
+    htmx = is_htmx()
     if kind not in queries.RUN_KINDS:
         message = "Choose a kind of run."
         if htmx:
-            return render_template("manage/billing_runs.html", **_runs_part(message)), 422
+            return render_template("manage/_billing_runs.html", **_runs_part(message)), 422
         flash(message, "warning")
         return redirect(url_for("managers.billing", _anchor="runs"), code=303)
     try:
@@ -173,12 +174,12 @@ def start_billing_run():
         db.session.rollback()
         message = " ".join(m for messages in exc.errors.values() for m in messages) or "The run cannot start now."
         if htmx:
-            return render_template("manage/billing_runs.html", **_runs_part(message)), 409
+            return render_template("manage/_billing_runs.html", **_runs_part(message)), 409
         flash(message, "warning")
         return redirect(url_for("managers.billing", _anchor="runs"), code=303)
     db.session.commit()
     if htmx:
-        return render_template("manage/billing_runs.html", **_runs_part())
+        return render_template("manage/_billing_runs.html", **_runs_part())
     flash(f"{queries.RUN_KINDS[kind]} started (run {run.id}).", "success")
     return redirect(url_for("managers.billing", _anchor="runs"), code=303)
 
@@ -187,7 +188,7 @@ def start_billing_run():
 def billing_run_progress(run_id: int):
     """The run's progress bar; it polls itself while the run is running and stops when it is not."""
     run = db.get_or_404(BillingRun, run_id)
-    return render_template("manage/billing_run_progress.html", run=run, is_stale=queries.run_is_stale)
+    return render_template("manage/_billing_run_progress.html", run=run, is_stale=queries.run_is_stale)
 
 
 # ---------------------------------------------------------------- invoices
@@ -270,6 +271,6 @@ def billing_ledger():
         abort(404)
     lines, has_next = queries.ledger_lines(account.id, page, per_page, sign=queries.natural_sign(account.kind))
     context = {"account": account, "lines": lines, "page": page, "has_next": has_next}
-    if request.headers.get("HX-Request") and request.args.get("part") == "ledger":
-        return render_template("manage/billing_ledger_lines.html", **context)
+    if htmx_target() == "ledger-lines":
+        return render_template("manage/_billing_ledger_lines.html", **context)
     return render_template("manage/billing_ledger.html", **context)

@@ -24,6 +24,7 @@ from app.matching.params import KINDS, default_params, kind_choices, parse_param
 from app.orders.models import Order, OrderStatus
 from app.platform.validation import ValidationError
 from app.web.core.forms import apply_errors
+from app.web.core.htmx import is_htmx
 from app.web.manage.blueprint import bp
 
 PARAMS_HINT = "A JSON object; see the parameters of each kind below."
@@ -66,13 +67,13 @@ def _page_context(forms: dict[int, StepForm] | None = None, new_form: NewStepFor
 def _steps_response(status: int = 200, **context):
     """htmx gets the list of steps (swapped in place); a browser without it gets the whole page."""
     values = _page_context(**context)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("manage/_matching_steps.html", **values), status
     return render_template("manage/matching.html", **values, **_try_context(None)), status
 
 
 def _done(message: str):
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return _steps_response()
     flash(message, "success")
     return redirect(url_for("managers.matching"), code=303)
@@ -187,7 +188,7 @@ def matching_try():
         else:
             run = match_svc.preview_run(order, match_svc.preview(order))
     context = _try_context(order, run, error)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("manage/_matching_try_result.html", **context), status
     return render_template("manage/matching.html", **_page_context(), **context), status
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, lazyload
@@ -31,6 +31,7 @@ from app.platform.paging import one_page, split_page
 from app.platform.validation import ValidationError
 from app.supplies.models import CookieRequest, Kit
 from app.web.core.forms import apply_errors
+from app.web.core.htmx import is_htmx
 from app.web.core.pagination import page_args
 from app.web.manage.blueprint import bp
 from app.web.manage.forms import ReasonForm, ReassignForm
@@ -215,16 +216,10 @@ def _results_context(filters: OrderFilters) -> dict:
 def orders():
     filters = OrderFilters.from_args(request.args)
     context = _results_context(filters)
-    # A history restore (back button after a cache miss) wants the whole page, not the fragment.
-    if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
-        response = current_app.make_response(render_template("manage/_orders_fragment.html", **context))
-    else:
-        service_types = list(db.session.scalars(select(ServiceType).order_by(ServiceType.name)))
-        response = current_app.make_response(
-            render_template("manage/orders.html", service_types=service_types, **context)
-        )
-    response.vary.add("HX-Request")
-    return response
+    if is_htmx():
+        return render_template("manage/_orders_fragment.html", **context)
+    service_types = list(db.session.scalars(select(ServiceType).order_by(ServiceType.name)))
+    return render_template("manage/orders.html", service_types=service_types, **context)
 
 
 # ---------------------------------------------------------------- one order

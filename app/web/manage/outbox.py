@@ -9,6 +9,7 @@ from app.extensions import db
 from app.notifications.models import EmailStatus, OutboxEmail
 from app.notifications.services import retry_email
 from app.platform.paging import fetch_page
+from app.web.core.htmx import is_htmx, page_or_fragment
 from app.web.core.pagination import page_args
 from app.web.manage.blueprint import bp
 
@@ -26,9 +27,9 @@ def outbox():
         query = query.where(OutboxEmail.status == status)
     emails, has_next = fetch_page(query, page, per_page)
     counts = dict(db.session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
-    template = "manage/_outbox_table.html" if request.headers.get("HX-Request") else "manage/outbox.html"
-    return render_template(
-        template,
+    return page_or_fragment(
+        "manage/outbox.html",
+        "manage/_outbox_table.html",
         emails=emails,
         has_next=has_next,
         page=page,
@@ -44,12 +45,12 @@ def retry_outbox_email(email_id: int):
     try:
         retry_email(email)
     except ValueError as exc:
-        if request.headers.get("HX-Request"):
+        if is_htmx():
             return render_template("manage/_outbox_row.html", email=email, error=str(exc)), 409
         flash(str(exc), "warning")
         return redirect(url_for("managers.outbox"), code=303)
     db.session.commit()
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("manage/_outbox_row.html", email=email)
     flash(f"Message {email.id} to {email.recipient} will be sent again.", "success")
     return redirect(url_for("managers.outbox"), code=303)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from app.extensions import db
 from app.platform.money import format_money
 from app.platform.validation import ValidationError
 from app.web.core.forms import MoneyField, apply_errors
+from app.web.core.htmx import htmx_target
 from app.web.core.pagination import page_args
 from app.web.manage.blueprint import bp
 
@@ -57,9 +58,9 @@ def _render(worker: User, form: CreditForm | None = None, status: int = 200, pro
     page, per_page = page_args(25)
     account_id = queries.party_account_id(AccountKind.WORKER, worker.id)
     lines, has_next = queries.ledger_lines(account_id, page, per_page, sign=queries.natural_sign(AccountKind.WORKER))
-    if request.headers.get("HX-Request") and request.args.get("part") == "ledger":
+    if htmx_target() == "ledger-lines":
         return render_template(
-            "manage/worker_detail_ledger.html", worker=worker, lines=lines, page=page, has_next=has_next
+            "manage/_worker_detail_ledger.html", worker=worker, lines=lines, page=page, has_next=has_next
         )
     invoices, invoices_has_next = queries.party_invoices(AccountKind.WORKER, worker.id, 1, 24)
     return (

@@ -15,12 +15,9 @@ from app.orders.models import Order
 from app.orders.states import IllegalTransition
 from app.supplies import queries
 from app.supplies import services as supplies
+from app.web.core.htmx import is_htmx
 from app.web.core.pagination import page_args
 from app.web.supply.blueprint import bp
-
-
-def _htmx() -> bool:
-    return bool(request.headers.get("HX-Request"))
 
 
 def _order_or_404(order_id: int) -> tuple[Order, queries.KitRow]:
@@ -68,7 +65,7 @@ def job_form(order_id: int):
 def _refused(row: queries.KitRow, exc: IllegalTransition):
     db.session.rollback()
     row = queries.kit_row(row.order.id)
-    if _htmx():
+    if is_htmx():
         return render_template("supply/_kit_row.html", row=row, errors=_messages(exc)), 422
     return render_template("supply/refused.html", row=row, errors=_messages(exc)), 422
 
@@ -81,7 +78,7 @@ def cookie_received(order_id: int):
     except IllegalTransition as exc:
         return _refused(row, exc)
     db.session.commit()
-    if _htmx():
+    if is_htmx():
         return render_template("supply/_kit_row.html", row=queries.kit_row(order_id), notice="Cookie received.")
     flash(f"The cookie for order #{order_id} is in the warehouse.", "success")
     return _back(request.form.get("show"))
@@ -96,13 +93,13 @@ def issue(order_id: int):
     except supplies.CookieNotReceived as exc:
         db.session.rollback()
         row = queries.kit_row(order_id)
-        template = "supply/_kit_row.html" if _htmx() else "supply/confirm_issue.html"
+        template = "supply/_kit_row.html" if is_htmx() else "supply/confirm_issue.html"
         return render_template(template, row=row, confirm=True, question=_messages(exc)[0])
     except IllegalTransition as exc:
         return _refused(row, exc)
     db.session.commit()
     message = f"Kit for order #{order_id} issued; {order.worker.name if order.worker else 'the worker'} is told."
-    if _htmx():
+    if is_htmx():
         return render_template("supply/_kit_row.html", row=queries.kit_row(order_id), notice="Issued.")
     flash(message, "success")
     return _back(request.form.get("show"))

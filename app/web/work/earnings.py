@@ -6,11 +6,12 @@ Only the logged-in worker's own money is shown; an invoice id of anyone else is 
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, render_template
 from flask_login import current_user
 
 from app.billing import queries
 from app.billing.models import AccountKind
+from app.web.core.htmx import htmx_target
 from app.web.shared.party_money import invoices_part, ledger_part
 from app.web.work.blueprint import bp
 
@@ -18,11 +19,11 @@ from app.web.work.blueprint import bp
 @bp.route("/earnings")
 def earnings():
     me = current_user.id
-    fragment = request.headers.get("HX-Request") and request.args.get("part")
-    if fragment == "ledger":
-        return render_template("work/earnings_ledger.html", **ledger_part(AccountKind.WORKER, me))
-    if fragment == "invoices":
-        return render_template("work/earnings_invoices.html", **invoices_part(AccountKind.WORKER, me))
+    target = htmx_target()
+    if target == "ledger-lines":
+        return render_template("work/_earnings_ledger.html", **ledger_part(AccountKind.WORKER, me))
+    if target == "invoice-list":
+        return render_template("work/_earnings_invoices.html", **invoices_part(AccountKind.WORKER, me))
     return render_template(
         "work/earnings.html",
         money=queries.worker_money(me),

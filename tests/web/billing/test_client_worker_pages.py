@@ -80,7 +80,7 @@ def test_the_ledger_table_is_an_htmx_fragment(db, people, as_user):
     for i in range(30):
         s.charge(people["client"], 1_00 + i, NOW - days(i / 10))
     browser = as_user(people["client"])
-    fragment = browser.get("/client/billing?part=ledger&page=2", headers={"HX-Request": "true"})
+    fragment = browser.get("/client/billing?page=2", headers={"HX-Request": "true", "HX-Target": "ledger-lines"})
     body = fragment.get_data(as_text=True)
     assert "<html" not in body and 'id="ledger-lines"' in body
     assert body.count('data-label="When"') == 5

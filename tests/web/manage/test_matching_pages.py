@@ -206,7 +206,7 @@ def test_us070_try_it_ranks_an_order_without_assigning(manager_client, db, servi
     assert db.session.scalars(select(MatchRun)).all() == []
 
     fragment = manager_client.get(
-        f"{PAGE}/try", query_string={"order_number": str(order.id)}, headers={"HX-Request": "1"}
+        f"{PAGE}/try", query_string={"order_number": str(order.id)}, headers={"HX-Request": "true"}
     )
     assert "<html" not in fragment.get_data(as_text=True) and "Skilled Tom" in fragment.get_data(as_text=True)
     missing = manager_client.get(f"{PAGE}/try", query_string={"order_number": "999999"})
