@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.extensions import db
 from app.platform.clock import utcnow
+from app.platform.labels import LabelledEnum
 
 
 class AccountKind(StrEnum):
@@ -43,13 +44,13 @@ class AccountKind(StrEnum):
 PARTY_KINDS = (AccountKind.CLIENT, AccountKind.WORKER)
 
 
-class TransactionKind(StrEnum):
-    CHARGE = "charge"  # a client is charged for an order (US-030, US-031)
-    EARNING = "earning"  # a worker earns 60% of a completed order (US-230)
-    FINE = "fine"  # a worker is fined for a failed order (US-240)
-    CREDIT = "credit"  # a manager credits a worker (US-270)
-    PAYMENT = "payment"  # a client's payment of an invoice (US-220)
-    PAYOUT = "payout"  # a worker's invoice paid out through Golden Hat (US-230)
+class TransactionKind(LabelledEnum):
+    CHARGE = "charge", "Charge"  # a client is charged for an order (US-030, US-031)
+    EARNING = "earning", "Earning"  # a worker earns 60% of a completed order (US-230)
+    FINE = "fine", "Fine"  # a worker is fined for a failed order (US-240)
+    CREDIT = "credit", "Credit"  # a manager credits a worker (US-270)
+    PAYMENT = "payment", "Payment"  # a client's payment of an invoice (US-220)
+    PAYOUT = "payout", "Payout"  # a worker's invoice paid out through Golden Hat (US-230)
 
 
 class LedgerAccount(db.Model):
@@ -132,12 +133,19 @@ class DailyTotal(db.Model):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
 
 
-class InvoiceStatus(StrEnum):
-    ISSUED = "issued"  # created, payment not attempted yet (a run killed midway leaves these)
-    PAID = "paid"
-    FAILED = "failed"  # the last payment attempt failed; a retry is scheduled
-    AWAITING_MANUAL = "awaiting_manual"  # the manual adapter: a manager marks it paid
-    NOTHING_DUE = "nothing_due"  # a worker's month that ended at zero or below: the debt carries over
+class InvoiceStatus(LabelledEnum):
+    ISSUED = "issued", "Issued"  # created, payment not attempted yet (a run killed midway leaves these)
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Payment failed"  # the last payment attempt failed; a retry is scheduled
+    AWAITING_MANUAL = "awaiting_manual", "Awaiting payment"  # the manual adapter: a manager marks it paid
+    NOTHING_DUE = "nothing_due", "Nothing due"  # a worker's month at zero or below: the debt carries over
+
+
+class RunKind(LabelledEnum):
+    DAILY_CLOSE = "daily_close", "Daily close"
+    WEEKLY_CLIENTS = "weekly_clients", "Weekly client invoices"
+    MONTHLY_WORKERS = "monthly_workers", "Monthly worker invoices"
+    PAYMENT_RETRIES = "payment_retries", "Payment retries"
 
 
 class Invoice(db.Model):

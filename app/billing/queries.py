@@ -28,6 +28,7 @@ from app.billing.models import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
+    RunKind,
     SandboxSetting,
     TransactionKind,
 )
@@ -54,12 +55,7 @@ BALANCE_LABEL = {
     AccountKind.CASH: "cash",
 }
 UNPAID_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.FAILED, InvoiceStatus.AWAITING_MANUAL)
-RUN_KINDS = {
-    "daily_close": "Daily close",
-    "weekly_clients": "Weekly client invoices",
-    "monthly_workers": "Monthly worker payouts",
-    "payment_retries": "Payment retries",
-}
+RUN_KINDS = {kind.value: kind.label for kind in RunKind}
 
 
 def natural_sign(kind: str) -> int:

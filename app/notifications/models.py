@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.platform.clock import utcnow
+from app.platform.labels import LabelledEnum
 
 
-class EmailStatus(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    DEAD = "dead"
+class EmailStatus(LabelledEnum):
+    PENDING = "pending", "Waiting"
+    SENT = "sent", "Sent"
+    DEAD = "dead", "Dead-lettered"
 
 
 class OutboxEmail(db.Model):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,33 +8,22 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.extensions import db
 from app.platform.clock import utcnow
+from app.platform.labels import LabelledEnum
 
 DEFAULT_BASE_PRICE_CENTS = 100_00  # US-050: every service costs 100 units before discount
 
 
-class OrderStatus(StrEnum):
-    REQUESTED = "requested"
-    MATCHED = "matched"
-    KIT_ISSUED = "kit_issued"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
+class OrderStatus(LabelledEnum):
+    REQUESTED = "requested", "Requested"
+    MATCHED = "matched", "Matched"
+    KIT_ISSUED = "kit_issued", "Kit issued"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
 
 
-STATUS_LABELS = {
-    OrderStatus.REQUESTED: "Requested",
-    OrderStatus.MATCHED: "Matched",
-    OrderStatus.KIT_ISSUED: "Kit issued",
-    OrderStatus.IN_PROGRESS: "In progress",
-    OrderStatus.COMPLETED: "Completed",
-    OrderStatus.CANCELLED: "Cancelled",
-    OrderStatus.FAILED: "Failed",
-}
+STATUS_LABELS = {status: status.label for status in OrderStatus}
 ACTIVE_STATUSES = (OrderStatus.REQUESTED, OrderStatus.MATCHED, OrderStatus.KIT_ISSUED, OrderStatus.IN_PROGRESS)
 FINISHED_STATUSES = (OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.FAILED)
 

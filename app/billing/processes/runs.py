@@ -43,6 +43,7 @@ from app.billing.models import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
+    RunKind,
     TransactionKind,
 )
 from app.billing.periods import Period, closed_months, closed_weeks, local_day, month_of, week_of
@@ -55,16 +56,11 @@ from app.platform.validation import ValidationError
 
 log = logging.getLogger(__name__)
 
-DAILY_CLOSE = "daily_close"
-WEEKLY_CLIENTS = "weekly_clients"
-MONTHLY_WORKERS = "monthly_workers"
-PAYMENT_RETRIES = "payment_retries"
-RUN_KINDS = {
-    DAILY_CLOSE: "Daily close",
-    WEEKLY_CLIENTS: "Weekly client invoices",
-    MONTHLY_WORKERS: "Monthly worker invoices",
-    PAYMENT_RETRIES: "Payment retries",
-}
+DAILY_CLOSE = RunKind.DAILY_CLOSE
+WEEKLY_CLIENTS = RunKind.WEEKLY_CLIENTS
+MONTHLY_WORKERS = RunKind.MONTHLY_WORKERS
+PAYMENT_RETRIES = RunKind.PAYMENT_RETRIES
+RUN_KINDS = {kind.value: kind.label for kind in RunKind}
 EXECUTE_JOB = "app.billing.jobs.execute_run"
 WORKER_TRANSACTION_KINDS = (TransactionKind.EARNING, TransactionKind.FINE, TransactionKind.CREDIT)
 

@@ -7,6 +7,9 @@ from datetime import datetime
 from flask import Flask
 from flask_login import current_user
 
+from app.billing.models import InvoiceStatus, RunKind, TransactionKind
+from app.notifications.models import EmailStatus
+from app.orders.models import OrderStatus
 from app.platform.clock import company_zone
 from app.platform.money import format_money
 
@@ -43,5 +46,8 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.globals["role_homes"] = role_homes
+    # Statuses and kinds with their labels, so templates never spell a label again.
+    for labelled in (OrderStatus, InvoiceStatus, TransactionKind, EmailStatus, RunKind):
+        app.jinja_env.globals[labelled.__name__] = labelled
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
