@@ -17,11 +17,11 @@ from app.orders import pricing, service_types
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.states import IllegalTransition
+from app.orders.timeline import order_timeline
 from app.platform.paging import fetch_page
 from app.platform.validation import DuplicateError, ValidationError
 from app.web.client.blueprint import bp
 from app.web.client.forms import ERROR_FIELDS, CancelForm, OrderRequestForm, RebookForm
-from app.web.client.timeline import client_timeline
 from app.web.core.forms import apply_errors
 from app.web.core.pagination import page_args
 from app.web.shared.order_photos import order_photo_response
@@ -165,7 +165,7 @@ def _render_order(order: Order, cancel_form: CancelForm | None = None, status: i
         render_template(
             "client/order.html",
             order=order,
-            timeline=client_timeline(order.id, current_user.id),
+            timeline=order_timeline(order.id, "client", current_user.id),
             cancel_form=cancel_form or CancelForm(),
             copy=copy,
             problems=problems,
