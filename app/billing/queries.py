@@ -1,4 +1,6 @@
-"""Read-side queries for the billing pages (US-220, US-230, US-250, US-260, US-270).
+"""Read-side queries every billing page shares: accounts, ledger lines, invoices (US-220, US-230).
+
+A party's own statement is in app.billing.statements, the managers' overview in app.billing.overview.
 
 Every figure is a sum over the ledger (never a stored number), computed in a fixed number of
 set-based statements whatever the number of lines, so the pages have no N+1. Reads never create
@@ -11,30 +13,23 @@ credited and negative a fine or a payout. See app/billing/models.py for the stor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from flask import current_app
-from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
 from app.billing.models import (
     AccountKind,
-    BillingRun,
     Invoice,
     InvoiceItem,
     InvoiceStatus,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
-    RunKind,
-    SandboxSetting,
-    TransactionKind,
 )
-from app.billing.periods import local_day, local_midnight, month_of, week_of
 from app.extensions import db
-from app.platform.clock import company_zone, utcnow
 from app.platform.paging import fetch_page, one_page, split_page
 
 # +1: the stored balance reads naturally (debit-normal); -1: it is negated for display (credit-normal).
@@ -55,7 +50,6 @@ BALANCE_LABEL = {
     AccountKind.CASH: "cash",
 }
 UNPAID_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.FAILED, InvoiceStatus.AWAITING_MANUAL)
-RUN_KINDS = {kind.value: kind.label for kind in RunKind}
 
 
 def natural_sign(kind: str) -> int:
@@ -284,260 +278,3 @@ def invoice_settlements(invoice: Invoice) -> list[LedgerTransaction]:
             select(LedgerTransaction).where(LedgerTransaction.invoice_id == invoice.id).order_by(LedgerTransaction.id)
         )
     )
-
-
-# ---------------------------------------------------------------- the client's money (US-250, US-040)
-
-
-@dataclass(frozen=True)
-class ClientMoney:
-    week_start: date
-    week_end: date  # the last day (Sunday)
-    due_this_week_cents: int  # uninvoiced charges up to the week's end: the next invoice
-    charged_this_week_cents: int
-    unpaid_invoices_cents: int
-    balance_cents: int  # everything charged minus everything paid
-
-
-def client_money(user_id: int, now: datetime | None = None) -> ClientMoney:
-    """What the client will owe at the end of this week (their uninvoiced charges), and their balance."""
-    now = now or utcnow()
-    week = week_of(local_day(now))
-    account_id = party_account_id(AccountKind.CLIENT, user_id)
-    charged = uninvoiced = balance = 0
-    if account_id is not None:
-        is_charge = LedgerTransaction.kind == TransactionKind.CHARGE
-        not_invoiced = ~exists().where(InvoiceItem.transaction_id == LedgerTransaction.id)
-        row = db.session.execute(
-            select(
-                func.coalesce(func.sum(LedgerEntry.amount_cents), 0).label("balance"),
-                func.coalesce(
-                    func.sum(LedgerEntry.amount_cents).filter(
-                        is_charge, not_invoiced, LedgerEntry.occurred_at < week.ends_at
-                    ),
-                    0,
-                ).label("uninvoiced"),
-                func.coalesce(
-                    func.sum(LedgerEntry.amount_cents).filter(
-                        is_charge, LedgerEntry.occurred_at >= week.starts_at, LedgerEntry.occurred_at < week.ends_at
-                    ),
-                    0,
-                ).label("charged"),
-            )
-            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-            .where(LedgerEntry.account_id == account_id)
-        ).one()
-        charged, uninvoiced, balance = int(row.charged), int(row.uninvoiced), int(row.balance)
-    unpaid = db.session.scalar(
-        select(func.coalesce(func.sum(Invoice.amount_cents), 0)).where(
-            Invoice.party_kind == AccountKind.CLIENT, Invoice.user_id == user_id, Invoice.status.in_(UNPAID_STATUSES)
-        )
-    )
-    return ClientMoney(
-        week_start=week.start,
-        week_end=week.end - timedelta(days=1),
-        due_this_week_cents=uninvoiced,
-        charged_this_week_cents=charged,
-        unpaid_invoices_cents=int(unpaid),
-        balance_cents=balance,
-    )
-
-
-# ---------------------------------------------------------------- the worker's money (US-260, US-270)
-
-
-@dataclass(frozen=True)
-class WorkerMoney:
-    month_start: date
-    earned_month_cents: int
-    fines_month_cents: int  # positive: what was taken
-    credits_month_cents: int
-    net_month_cents: int  # earned - fines + credits this month
-    earned_total_cents: int
-    fines_total_cents: int
-    credits_total_cents: int
-    paid_out_total_cents: int
-    owed_cents: int  # the account's balance from the worker's side: what we owe them now (negative: a debt)
-
-
-def worker_money(user_id: int, now: datetime | None = None) -> WorkerMoney:
-    """This month's earnings, fines and credits, all-time totals and the balance; one statement."""
-    now = now or utcnow()
-    month = month_of(local_day(now))
-    account_id = party_account_id(AccountKind.WORKER, user_id)
-    month_sums: dict[str, int] = {}
-    totals: dict[str, int] = {}
-    if account_id is not None:
-        in_month = and_(LedgerEntry.occurred_at >= month.starts_at, LedgerEntry.occurred_at < month.ends_at)
-        rows = db.session.execute(
-            select(
-                LedgerTransaction.kind,
-                func.coalesce(func.sum(LedgerEntry.amount_cents).filter(in_month), 0).label("month"),
-                func.sum(LedgerEntry.amount_cents).label("total"),
-            )
-            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-            .where(LedgerEntry.account_id == account_id)
-            .group_by(LedgerTransaction.kind)
-        )
-        for row in rows:
-            month_sums[row.kind] = int(row.month)
-            totals[row.kind] = int(row.total)
-    earned = -month_sums.get(TransactionKind.EARNING, 0)
-    fines = month_sums.get(TransactionKind.FINE, 0)
-    credits = -month_sums.get(TransactionKind.CREDIT, 0)
-    return WorkerMoney(
-        month_start=month.start,
-        earned_month_cents=earned,
-        fines_month_cents=fines,
-        credits_month_cents=credits,
-        net_month_cents=earned - fines + credits,
-        earned_total_cents=-totals.get(TransactionKind.EARNING, 0),
-        fines_total_cents=totals.get(TransactionKind.FINE, 0),
-        credits_total_cents=-totals.get(TransactionKind.CREDIT, 0),
-        paid_out_total_cents=totals.get(TransactionKind.PAYOUT, 0),
-        owed_cents=-sum(totals.values()),
-    )
-
-
-@dataclass(frozen=True)
-class CreditLine:
-    transaction_id: int
-    occurred_at: datetime
-    amount_cents: int  # to the worker (negative: taken back)
-    description: str
-    created_by: str | None
-
-
-def worker_credits(user_id: int, limit: int = 50) -> list[CreditLine]:
-    """Manager credits to the worker, newest first, with who did it and why (US-270); one statement."""
-    account_id = party_account_id(AccountKind.WORKER, user_id)
-    if account_id is None:
-        return []
-    creator = aliased(User)
-    rows = db.session.execute(
-        select(
-            LedgerTransaction.id,
-            LedgerTransaction.occurred_at,
-            LedgerTransaction.description,
-            LedgerEntry.amount_cents,
-            creator.name.label("creator"),
-        )
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .outerjoin(creator, creator.id == LedgerTransaction.created_by_id)
-        .where(LedgerEntry.account_id == account_id, LedgerTransaction.kind == TransactionKind.CREDIT)
-        .order_by(LedgerTransaction.occurred_at.desc(), LedgerTransaction.id.desc())
-        .limit(limit)
-    )
-    return [CreditLine(row.id, row.occurred_at, -int(row.amount_cents), row.description, row.creator) for row in rows]
-
-
-# ---------------------------------------------------------------- the manager's overview
-
-
-@dataclass(frozen=True)
-class WeekTotals:
-    start: date
-    revenue_cents: int  # charged to clients
-    payouts_cents: int  # earned by and credited to workers
-    fines_cents: int
-
-    @property
-    def end(self) -> date:
-        return self.start + timedelta(days=6)
-
-
-def weekly_totals(weeks: int = 12, now: datetime | None = None) -> list[WeekTotals]:
-    """Revenue, payouts and fines per week (the company's weeks), oldest first, the current week last.
-
-    One statement over the company accounts' entries, grouped by local week.
-    """
-    now = now or utcnow()
-    current = week_of(local_day(now))
-    first = current.start - timedelta(days=7 * (weeks - 1))
-    local_week = func.date_trunc("week", func.timezone(company_zone().key, LedgerEntry.occurred_at))
-    rows = db.session.execute(
-        select(local_week.label("week"), LedgerAccount.kind, func.sum(LedgerEntry.amount_cents).label("amount"))
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .where(
-            LedgerAccount.kind.in_((AccountKind.REVENUE, AccountKind.PAYOUTS, AccountKind.FINES)),
-            LedgerEntry.occurred_at >= local_midnight(first),
-            LedgerEntry.occurred_at < current.ends_at,
-        )
-        .group_by(local_week, LedgerAccount.kind)
-    )
-    sums: dict[tuple[date, str], int] = {}
-    for row in rows:
-        sums[(row.week.date(), row.kind)] = natural_sign(row.kind) * int(row.amount)
-    result = []
-    for index in range(weeks):
-        start = first + timedelta(days=7 * index)
-        result.append(
-            WeekTotals(
-                start=start,
-                revenue_cents=sums.get((start, AccountKind.REVENUE), 0),
-                payouts_cents=sums.get((start, AccountKind.PAYOUTS), 0),
-                fines_cents=sums.get((start, AccountKind.FINES), 0),
-            )
-        )
-    return result
-
-
-@dataclass
-class InvoiceCounts:
-    """Per party kind and status: how many invoices and their amount."""
-
-    counts: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-
-    def count(self, party_kind: str, status: str) -> int:
-        return self.counts.get((party_kind, status), (0, 0))[0]
-
-    def amount(self, party_kind: str, status: str) -> int:
-        return self.counts.get((party_kind, status), (0, 0))[1]
-
-
-def invoice_counts() -> InvoiceCounts:
-    rows = db.session.execute(
-        select(
-            Invoice.party_kind, Invoice.status, func.count(), func.coalesce(func.sum(Invoice.amount_cents), 0)
-        ).group_by(Invoice.party_kind, Invoice.status)
-    )
-    return InvoiceCounts({(kind, status): (int(count), int(amount)) for kind, status, count, amount in rows})
-
-
-def invoices(statuses=UNPAID_STATUSES, page: int = 1, per_page: int = 25) -> tuple[list[Invoice], bool]:
-    """Invoices in the given statuses (default: outstanding and failed), the oldest unpaid first."""
-    urgency = case(
-        (Invoice.status == InvoiceStatus.FAILED, 0), (Invoice.status == InvoiceStatus.AWAITING_MANUAL, 1), else_=2
-    )
-    return fetch_page(
-        select(Invoice)
-        .where(Invoice.status.in_(statuses))
-        .options(joinedload(Invoice.user))
-        .order_by(urgency, Invoice.period_start, Invoice.id),
-        page,
-        per_page,
-    )
-
-
-def recent_runs(limit: int = 10) -> list[BillingRun]:
-    return list(
-        db.session.scalars(
-            select(BillingRun)
-            .options(joinedload(BillingRun.started_by))
-            .order_by(BillingRun.started_at.desc(), BillingRun.id.desc())
-            .limit(limit)
-        )
-    )
-
-
-def run_is_stale(run: BillingRun, now: datetime | None = None) -> bool:
-    """A running run whose heartbeat stopped (killed): the next run will take over its work."""
-    if run.status != "running":
-        return False
-    limit = timedelta(seconds=current_app.config["BILLING_RUN_STALE_SECONDS"])
-    return (now or utcnow()) - run.heartbeat_at > limit
-
-
-def sandbox_setting() -> SandboxSetting | None:
-    """The sandbox provider's settings row, if any (read only; the providers module owns writes)."""
-    return db.session.scalar(select(SandboxSetting).order_by(SandboxSetting.id).limit(1))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import abort, render_template
 from flask_login import current_user
 
-from app.billing import queries
+from app.billing import queries, statements
 from app.billing.models import AccountKind
 from app.orders import pricing
 from app.web.client.blueprint import bp
@@ -31,7 +31,7 @@ def billing():
         return render_template("client/_billing_invoices.html", **invoices_part(AccountKind.CLIENT, me))
     return render_template(
         "client/billing.html",
-        money=queries.client_money(me),
+        money=statements.client_money(me),
         unpaid=queries.unpaid_invoices(AccountKind.CLIENT, me),
         discount=_discount(me),
         **ledger_part(AccountKind.CLIENT, me),

@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from app.billing import queries
+from app.billing import overview, queries
 from app.billing.models import AccountKind, BillingRun, Invoice
 from app.extensions import db
 from app.platform.money import format_money
@@ -64,7 +64,7 @@ def _nice_ceiling(cents: int) -> int:
         step *= 10
 
 
-def build_chart(weeks: list[queries.WeekTotals], width: int = 720, height: int = 260) -> Chart:
+def build_chart(weeks: list[overview.WeekTotals], width: int = 720, height: int = 260) -> Chart:
     """Bars for revenue and payouts per week; heights scale to a round maximum (negatives drawn as 0)."""
     left, right, top, bottom = 72, 8, 12, 28
     plot_width, plot_height = width - left - right, height - top - bottom
@@ -106,7 +106,7 @@ class SandboxForm(FlaskForm):
 def _sandbox_form(setting=None) -> SandboxForm:
     form = SandboxForm()
     if request.method == "GET" or not form.is_submitted():
-        setting = setting if setting is not None else queries.sandbox_setting()
+        setting = setting if setting is not None else overview.sandbox_setting()
         form.fail_user_ids.data = ", ".join(str(i) for i in (setting.fail_user_ids if setting else []))
         form.fail_rate.data = str(setting.fail_rate if setting else 0)
     return form
@@ -114,27 +114,27 @@ def _sandbox_form(setting=None) -> SandboxForm:
 
 def _invoices_part() -> dict:
     page = max(1, request.args.get("invoices_page", 1, type=int) or 1)
-    rows, has_next = queries.invoices(page=page)
+    rows, has_next = overview.invoices(page=page)
     return {"invoices": rows, "invoices_page": page, "invoices_has_next": has_next}
 
 
 def _runs_part(error: str | None = None) -> dict:
     return {
-        "runs": queries.recent_runs(),
-        "run_kinds": queries.RUN_KINDS,
+        "runs": overview.recent_runs(),
+        "run_kinds": overview.RUN_KINDS,
         "run_error": error,
-        "is_stale": queries.run_is_stale,
+        "is_stale": overview.run_is_stale,
     }
 
 
 def _render_dashboard(sandbox_form: SandboxForm | None = None, status: int = 200):
-    weeks = queries.weekly_totals(CHART_WEEKS)
+    weeks = overview.weekly_totals(CHART_WEEKS)
     return (
         render_template(
             "manage/billing.html",
             weeks=weeks,
             chart=build_chart(weeks),
-            counts=queries.invoice_counts(),
+            counts=overview.invoice_counts(),
             sandbox_form=sandbox_form or _sandbox_form(),
             **_invoices_part(),
             **_runs_part(),
@@ -162,7 +162,7 @@ def start_billing_run():
 
     kind = request.form.get("kind", "")
     htmx = is_htmx()
-    if kind not in queries.RUN_KINDS:
+    if kind not in overview.RUN_KINDS:
         message = "Choose a kind of run."
         if htmx:
             return render_template("manage/_billing_runs.html", **_runs_part(message)), 422
@@ -180,7 +180,7 @@ def start_billing_run():
     db.session.commit()
     if htmx:
         return render_template("manage/_billing_runs.html", **_runs_part())
-    flash(f"{queries.RUN_KINDS[kind]} started (run {run.id}).", "success")
+    flash(f"{overview.RUN_KINDS[kind]} started (run {run.id}).", "success")
     return redirect(url_for("managers.billing", _anchor="runs"), code=303)
 
 
@@ -188,7 +188,7 @@ def start_billing_run():
 def billing_run_progress(run_id: int):
     """The run's progress bar; it polls itself while the run is running and stops when it is not."""
     run = db.get_or_404(BillingRun, run_id)
-    return render_template("manage/_billing_run_progress.html", run=run, is_stale=queries.run_is_stale)
+    return render_template("manage/_billing_run_progress.html", run=run, is_stale=overview.run_is_stale)
 
 
 # ---------------------------------------------------------------- invoices

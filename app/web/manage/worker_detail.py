@@ -16,7 +16,7 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.models import User, UserRole
-from app.billing import queries
+from app.billing import queries, statements
 from app.billing.models import AccountKind
 from app.extensions import db
 from app.platform.money import format_money
@@ -67,8 +67,8 @@ def _render(worker: User, form: CreditForm | None = None, status: int = 200, pro
         render_template(
             "manage/worker_detail.html",
             worker=worker,
-            money=queries.worker_money(worker.id),
-            credits=queries.worker_credits(worker.id),
+            money=statements.worker_money(worker.id),
+            credits=statements.worker_credits(worker.id),
             invoices=invoices,
             invoices_has_next=invoices_has_next,
             account_id=account_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import abort, render_template
 from flask_login import current_user
 
-from app.billing import queries
+from app.billing import queries, statements
 from app.billing.models import AccountKind
 from app.web.core.htmx import htmx_target
 from app.web.shared.party_money import invoices_part, ledger_part
@@ -26,8 +26,8 @@ def earnings():
         return render_template("work/_earnings_invoices.html", **invoices_part(AccountKind.WORKER, me))
     return render_template(
         "work/earnings.html",
-        money=queries.worker_money(me),
-        credits=queries.worker_credits(me),
+        money=statements.worker_money(me),
+        credits=statements.worker_credits(me),
         **ledger_part(AccountKind.WORKER, me),
         **invoices_part(AccountKind.WORKER, me),
     )
