@@ -10,18 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 from app.platform.uploads import photo_file, save_photo
 from app.platform.validation import ValidationError
-
-
-def _image_bytes(fmt: str = "JPEG", size=(64, 48), exif: bool = False) -> bytes:
-    image = Image.new("RGB", size, (200, 120, 40))
-    buffer = io.BytesIO()
-    if exif:
-        metadata = Image.Exif()
-        metadata[0x010F] = "PhoneMaker"  # Make
-        image.save(buffer, format=fmt, exif=metadata)
-    else:
-        image.save(buffer, format=fmt)
-    return buffer.getvalue()
+from tests.support.images import image_bytes
 
 
 def _upload(data: bytes, name: str = "photo.jpg") -> FileStorage:
@@ -39,7 +28,7 @@ def upload_app(app, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
 def test_real_photo_is_stored_outside_static_with_random_name(upload_app, fmt):
-    relative = save_photo(_upload(_image_bytes(fmt), "../../etc/passwd.jpg"), "workers")
+    relative = save_photo(_upload(image_bytes(fmt), "../../etc/passwd.jpg"), "workers")
     stored = photo_file(relative)
     assert stored.is_file() and "passwd" not in stored.name
     assert str(stored).startswith(upload_app.config["UPLOAD_DIR"])
@@ -48,14 +37,14 @@ def test_real_photo_is_stored_outside_static_with_random_name(upload_app, fmt):
 
 
 def test_metadata_is_stripped(upload_app):
-    relative = save_photo(_upload(_image_bytes("JPEG", exif=True)), "workers")
+    relative = save_photo(_upload(image_bytes("JPEG", exif=True)), "workers")
     with Image.open(photo_file(relative)) as image:
         assert not image.getexif()
 
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"not an image at all", b"GIF89a" + b"\x00" * 20, _image_bytes("JPEG")[:40]],
+    [b"", b"not an image at all", b"GIF89a" + b"\x00" * 20, image_bytes("JPEG")[:40]],
     ids=["empty", "text", "fake-gif", "truncated-jpeg"],
 )
 def test_non_photos_are_refused_with_a_message(upload_app, data):
@@ -76,7 +65,7 @@ def test_size_limit(upload_app):
     upload_app.config["MAX_PHOTO_BYTES"] = 1000
     try:
         with pytest.raises(ValidationError, match="larger than"):
-            save_photo(_upload(_image_bytes("PNG", size=(400, 400)) + b"\x00" * 2000), "workers")
+            save_photo(_upload(image_bytes("PNG", size=(400, 400)) + b"\x00" * 2000), "workers")
     finally:
         upload_app.config["MAX_PHOTO_BYTES"] = previous
 

@@ -236,3 +236,12 @@ def login_as(client):
         return client
 
     return log_in
+
+
+@pytest.fixture
+def uploads(app, tmp_path):
+    """Photos go to a directory of the test's own."""
+    from tests.support.web import config_values
+
+    with config_values(app, UPLOAD_DIR=str(tmp_path / "uploads")):
+        yield tmp_path / "uploads"

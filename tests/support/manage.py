@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timedelta
-
-from PIL import Image
-from werkzeug.datastructures import FileStorage
 
 from app.extensions import db as database
 from app.orders import services as orders
@@ -14,6 +10,7 @@ from app.orders import slots
 from app.orders.models import Order, OrderStatus
 from app.platform.clock import utcnow
 from app.platform.uploads import save_photo
+from tests.support.images import png_upload
 
 
 def next_slot(days: int = 1, index: int = 4) -> datetime:
@@ -49,13 +46,6 @@ def make_order(
     database.session.add(order)
     database.session.flush()
     return order
-
-
-def png_upload(name: str = "photo.png") -> FileStorage:
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 10, 10)).save(buffer, format="PNG")
-    buffer.seek(0)
-    return FileStorage(buffer, filename=name, content_type="image/png")
 
 
 def matched_order(client, worker, service_type) -> Order:

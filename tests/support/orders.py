@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 
-from PIL import Image
+import pytest
+import time_machine
 
 from app.orders import service_types
 from app.orders import services as orders
@@ -58,15 +58,16 @@ def slot_day(days: int = 1) -> str:
     return (NOW + timedelta(days=days)).date().isoformat()
 
 
-def png_bytes(size=(40, 30)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (120, 200, 40)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def nth_slot(i: int) -> datetime:
     """The i-th of distinct bookable slots after NOW (ten a day from 08:00, Sundays skipped)."""
     day = SLOT.replace(hour=8)
     for _ in range(i // 10):
         day += timedelta(days=2 if day.weekday() == 5 else 1)
     return day + timedelta(hours=i % 10)
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    """The pages judge slots against the app clock: a fixed Monday morning (autouse where re-exported)."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller

@@ -9,14 +9,12 @@
 
 from __future__ import annotations
 
-import io
 import re
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from PIL import Image
 from sqlalchemy import select, update
 
 from app.accounts import services as accounts
@@ -26,6 +24,7 @@ from app.orders import service_types
 from app.orders.models import Order
 from app.platform.queues import enqueue
 from tests.support.browser import log_in
+from tests.support.images import image_bytes
 
 pytestmark = pytest.mark.slow
 PASSWORD = "journey-password-1"
@@ -45,9 +44,7 @@ def next_working_day(app) -> datetime:
 
 def photo(tmp_path, name: str) -> str:
     path = tmp_path / name
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 240), (30, 140, 90)).save(buffer, format="JPEG")
-    path.write_bytes(buffer.getvalue())
+    path.write_bytes(image_bytes("JPEG", (320, 240), (30, 140, 90)))
     return str(path)
 
 

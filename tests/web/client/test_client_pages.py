@@ -245,7 +245,7 @@ def test_order_photos_are_shown_to_the_client_only(browser, db, me, other, servi
 
     from werkzeug.datastructures import FileStorage
 
-    from tests.support.orders import png_bytes
+    from tests.support.images import png_bytes
 
     order = make_order(me, service, worker, S.KIT_ISSUED)
     orders.start(order, worker, save_photo(FileStorage(BytesIO(png_bytes()), "door.png"), "checkin"))

@@ -7,7 +7,6 @@ import pytest
 from app.orders import service_types
 from tests.support.factories import ClientFactory, ManagerFactory, WorkerFactory
 from tests.support.matching import at_now, client_user, pipeline, service  # the matching pages' fixtures
-from tests.support.web import config_values
 
 
 @pytest.fixture
@@ -21,12 +20,6 @@ def manager_client(client, manager):
 
     login(client, manager)
     return client
-
-
-@pytest.fixture
-def uploads(app, tmp_path):
-    with config_values(app, UPLOAD_DIR=str(tmp_path / "uploads")):
-        yield tmp_path / "uploads"
 
 
 @pytest.fixture

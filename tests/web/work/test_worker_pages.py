@@ -12,7 +12,8 @@ from app.events.models import Event
 from app.orders import services as orders
 from tests.support.factories import ClientFactory, ManagerFactory, WorkerFactory
 from tests.support.fixtures import csrf_token, login
-from tests.support.orders import S, make_order, make_service, nth_slot, png_bytes
+from tests.support.images import png_bytes
+from tests.support.orders import S, make_order, make_service, nth_slot
 from tests.support.web import count_statements, field_errors
 
 

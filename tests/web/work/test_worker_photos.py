@@ -7,27 +7,11 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-from PIL import Image
-
 from app.orders.models import Order, ServiceType
 from tests.support.factories import ClientFactory, ManagerFactory
 from tests.support.fixtures import csrf_token, login
+from tests.support.images import png_bytes
 from tests.support.web import user_by_email
-
-
-def png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (10, 20, 30)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def uploads(app, tmp_path):
-    previous = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path)
-    yield tmp_path
-    app.config["UPLOAD_DIR"] = previous
 
 
 def create_worker(client, email: str, photo: bytes, filename: str = "cat.png"):
@@ -45,7 +29,7 @@ def stored_files(root: Path) -> list[Path]:
 
 def test_us120_manager_uploads_a_worker_photo_and_people_who_may_see_it_do(client, new_client, db, uploads):
     login(client, ManagerFactory())
-    response = create_worker(client, "photo@example.com", png())
+    response = create_worker(client, "photo@example.com", png_bytes())
     assert response.status_code == 303
     worker = user_by_email(db, "photo@example.com")
     assert worker.worker_profile.photo_path.startswith("workers/")
@@ -81,15 +65,15 @@ def test_us120_a_file_that_is_not_a_photo_is_refused_and_nothing_is_kept(client,
 
 def test_a_duplicate_email_with_a_photo_keeps_no_file(client, db, uploads):
     login(client, ManagerFactory())
-    assert create_worker(client, "twice@example.com", png()).status_code == 303
-    response = create_worker(client, "TWICE@example.com", png())
+    assert create_worker(client, "twice@example.com", png_bytes()).status_code == 303
+    response = create_worker(client, "TWICE@example.com", png_bytes())
     assert response.status_code == 409
     assert len(stored_files(uploads)) == 1
 
 
 def test_worker_sees_own_photo_only(client, db, uploads):
     login(client, ManagerFactory())
-    create_worker(client, "me@example.com", png())
+    create_worker(client, "me@example.com", png_bytes())
     worker = user_by_email(db, "me@example.com")
     from app.accounts.services import set_password
     from tests.support.fixtures import TEST_PASSWORD
