@@ -30,6 +30,7 @@ from app.billing.models import (
     LedgerTransaction,
 )
 from app.extensions import db
+from app.platform.money import format_money
 from app.platform.paging import fetch_page, one_page, split_page
 
 # +1: the stored balance reads naturally (debit-normal); -1: it is negated for display (credit-normal).
@@ -278,3 +279,27 @@ def invoice_settlements(invoice: Invoice) -> list[LedgerTransaction]:
             select(LedgerTransaction).where(LedgerTransaction.invoice_id == invoice.id).order_by(LedgerTransaction.id)
         )
     )
+
+
+# ---------------------------------------------------------------- an invoice's breakdown, in words
+
+# What each figure of `Invoice.breakdown` is: money in cents, or a count.
+BREAKDOWN_MONEY = {"charges": "Charges", "earnings": "Earnings", "fines": "Fines", "credits": "Credits"}
+BREAKDOWN_COUNTS = {"items": "Charges included", "orders": "Orders included"}
+
+
+def breakdown_lines(invoice: Invoice) -> list[tuple[str, str]]:
+    """(label, text) for each figure of the invoice's breakdown, worded for people: money as money,
+    counts as counts, and lines that came in after their own period (posted late) explained."""
+    breakdown = invoice.breakdown or {}
+    lines = []
+    for key, label in BREAKDOWN_MONEY.items():
+        if key in breakdown:
+            lines.append((label, format_money(int(breakdown[key]))))
+    for key, label in BREAKDOWN_COUNTS.items():
+        if key in breakdown:
+            lines.append((label, str(int(breakdown[key]))))
+    late = int(breakdown.get("late") or 0)
+    if late:
+        lines.append(("From earlier periods", f"{late} posted after their own period closed"))
+    return lines

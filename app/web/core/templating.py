@@ -8,6 +8,7 @@ from flask import Flask
 from flask_login import current_user
 
 from app.billing.models import InvoiceStatus, RunKind, TransactionKind
+from app.billing.queries import breakdown_lines
 from app.notifications.models import EmailStatus
 from app.orders.models import OrderStatus
 from app.platform.clock import company_zone
@@ -46,6 +47,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.globals["role_homes"] = role_homes
+    app.jinja_env.globals["invoice_breakdown"] = breakdown_lines
     # Statuses and kinds with their labels, so templates never spell a label again.
     for labelled in (OrderStatus, InvoiceStatus, TransactionKind, EmailStatus, RunKind):
         app.jinja_env.globals[labelled.__name__] = labelled

@@ -113,6 +113,31 @@ def test_invoice_page_for_managers(db, people, manager):
     assert manager.get("/manage/billing/invoices/999999").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("breakdown", "shown", "not_shown"),
+    [
+        ({"charges": 4000, "items": 3, "late": 0}, ["Charges", "40.00", "Charges included", ">3<"], ["0.03", "Late"]),
+        ({"charges": 4000, "items": 3, "late": 1}, ["From earlier periods", "1 posted after"], ["0.01"]),
+        (
+            {"earnings": 12000, "fines": -4000, "credits": 1000, "orders": 2, "late": 0},
+            ["Earnings", "120.00", "Fines", "-40.00", "Credits", "10.00", "Orders included"],
+            ["0.02", "Late"],
+        ),
+    ],
+)
+def test_invoice_breakdown_shows_counts_as_counts_and_explains_late_lines(
+    db, people, manager, breakdown, shown, not_shown
+):
+    party, kind = (people["client"], "client") if "charges" in breakdown else (people["worker"], "worker")
+    invoice = s.invoice(party, kind, date(2026, 11, 2), 40_00, breakdown=breakdown)
+    html = manager.get(f"/manage/billing/invoices/{invoice.id}").get_data(as_text=True)
+    summary = html[html.index('<dl class="meta">') : html.index("</dl>", html.index('<dl class="meta">'))]
+    for text in shown:
+        assert text in summary, text
+    for text in not_shown:
+        assert text not in summary, text
+
+
 # ---------------------------------------------------------------- runs
 
 
