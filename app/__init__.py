@@ -23,6 +23,8 @@ EVENT_CONSUMERS = (
     "app.notifications.order_mail",
     "app.supplies.consumers",
 )
+# Modules that provide a query to a domain that may not import them (billing's paid total to pricing).
+PROVIDER_MODULES = ("app.billing.statements",)
 JOB_MODULES = (
     "app.platform.sweep",
     "app.events.jobs",
@@ -90,9 +92,9 @@ def register_models(app: Flask) -> None:
 
 
 def register_event_consumers(app: Flask) -> None:
-    """Consumers, periodic jobs and sweepers register themselves when their modules are imported."""
+    """Consumers, periodic jobs, sweepers and providers register themselves when their modules are imported."""
     importlib.import_module("app.platform.unit_of_work")  # the after-commit hook, a session listener
-    for module in EVENT_CONSUMERS + JOB_MODULES:
+    for module in EVENT_CONSUMERS + JOB_MODULES + PROVIDER_MODULES:
         importlib.import_module(module)
 
 

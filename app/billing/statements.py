@@ -14,6 +14,7 @@ from app.billing.models import (
     AccountKind,
     Invoice,
     InvoiceItem,
+    LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
     TransactionKind,
@@ -21,6 +22,7 @@ from app.billing.models import (
 from app.billing.periods import local_day, month_of, week_of
 from app.billing.queries import UNPAID_STATUSES, party_account_id
 from app.extensions import db
+from app.orders import pricing
 from app.platform.clock import utcnow
 
 
@@ -164,3 +166,27 @@ def worker_credits(user_id: int, limit: int = 50) -> list[CreditLine]:
         .limit(limit)
     )
     return [CreditLine(row.id, row.occurred_at, -int(row.amount_cents), row.description, row.creator) for row in rows]
+
+
+# ---------------------------------------------------------------- what a client has paid (US-040)
+
+
+@pricing.paid_total_source
+def paid_total_cents(client_id: int) -> int:
+    """What the client has paid so far (US-040): the sum of their payments in the ledger.
+
+    A payment is posted only when an invoice is paid (client account credited, cash debited), so
+    unpaid or failed invoices count for nothing. Read at matching, so an order priced after the
+    payment that crosses a tier gets the new discount.
+    """
+    credited = db.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(
+            LedgerAccount.kind == AccountKind.CLIENT,
+            LedgerAccount.user_id == client_id,
+            LedgerTransaction.kind == TransactionKind.PAYMENT,
+        )
+    )
+    return -int(credited)

@@ -5,12 +5,9 @@ All amounts are integer cents. 1 unit = 100 cents.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
-from app.billing.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, TransactionKind
-from app.extensions import db
 from app.orders.models import ServiceType
 
 CENTS_PER_UNIT = 100
@@ -48,24 +45,24 @@ def base_price_cents(service_type: ServiceType) -> int:
     return service_type.base_price_cents
 
 
-def paid_total_cents(client_id: int) -> int:
-    """What the client has paid so far (US-040): the sum of their payments in the ledger.
+# What a client has paid comes from billing, which registers its query here when imported:
+# orders must not import billing, which itself listens to order events.
+_paid_total_query: Callable[[int], int] | None = None
 
-    A payment is posted only when an invoice is paid (client account credited, cash debited), so
-    unpaid or failed invoices count for nothing. Read at matching, so an order priced after the
-    payment that crosses a tier gets the new discount.
-    """
-    credited = db.session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(
-            LedgerAccount.kind == AccountKind.CLIENT,
-            LedgerAccount.user_id == client_id,
-            LedgerTransaction.kind == TransactionKind.PAYMENT,
-        )
-    )
-    return -int(credited)
+
+def paid_total_source(query: Callable[[int], int]) -> Callable[[int], int]:
+    """Register the query that sums a client's payments (app.billing.statements does)."""
+    global _paid_total_query
+    _paid_total_query = query
+    return query
+
+
+def paid_total_cents(client_id: int) -> int:
+    """What the client has paid so far (US-040), read at matching: an order priced after the payment
+    that crosses a tier gets the new discount."""
+    if _paid_total_query is None:
+        raise RuntimeError("no paid-total query registered: the app factory imports app.billing.statements")
+    return _paid_total_query(client_id)
 
 
 @dataclass(frozen=True)
