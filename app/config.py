@@ -129,6 +129,10 @@ class BaseConfig:
     # US-130: a worker not checked in by the slot start plus this grace is a no-show.
     NO_SHOW_GRACE_MINUTES = env_int("NO_SHOW_GRACE_MINUTES", 30)
     NO_SHOW_CHECK_SECONDS = env_int("NO_SHOW_CHECK_SECONDS", 60)
+    # Check-in opens this long before the slot start (and stays open until the no-show grace ends).
+    CHECKIN_OPENS_MINUTES = env_int("CHECKIN_OPENS_MINUTES", 60)
+    # A kit still not issued this long before the slot: the department and the managers are warned.
+    KIT_LATE_WARNING_MINUTES = env_int("KIT_LATE_WARNING_MINUTES", 120)
 
     # Matching: external steps get this long unless their own timeout is shorter.
     MATCHING_EXTERNAL_TIMEOUT_SECONDS = env_float("MATCHING_EXTERNAL_TIMEOUT_SECONDS", 5)
@@ -181,6 +185,8 @@ class TestConfig(BaseConfig):
     SWEEP_GRACE_SECONDS = 0
     MAIL_TIMEOUT_SECONDS = 5
     SERVER_NAME = None
+    # The suite's order walkers (tests/support) check in at any time; the window's own tests set it.
+    CHECKIN_OPENS_MINUTES = None
 
 
 class ProductionConfig(BaseConfig):

@@ -28,6 +28,7 @@ from app.billing.models import AccountKind, TransactionKind
 from app.billing.processes.close import record_posting
 from app.events import Consumer
 from app.events.models import Event
+from app.orders.services import KIT_NOT_ISSUED_REASON
 from app.platform.money import format_money
 
 billing = Consumer("billing")
@@ -52,6 +53,8 @@ def post_order_outcome(event: Event) -> None:
     occurred_at = datetime.fromisoformat(payload["at"]) if payload.get("at") else event.created_at
     label = f"Order #{order_id} ({payload.get('service') or 'service'})"
 
+    if payload.get("reason") == KIT_NOT_ISSUED_REASON:
+        return  # the company failed to issue the kit: neither the client nor the worker pays for it
     if price:  # null: ended before matching, nothing was priced; 0: nothing to charge
         record_posting(
             f"order:{order_id}:charge",

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
+
 from app.accounts.models import User
 from app.events.models import Event
 from app.extensions import db
 from app.notifications.consumers import notifications
 from app.notifications.services import queue_email
 from app.orders.models import Order
-from app.orders.services import NO_SHOW_REASON
+from app.orders.services import FAILURE_REASONS, KIT_NOT_ISSUED_REASON, NO_SHOW_REASON
 from app.platform.urls import external_url
 
 log = logging.getLogger(__name__)
@@ -151,17 +153,32 @@ def order_reassigned(event: Event) -> None:
 
 @notifications.handles("order.failed")
 def order_failed(event: Event) -> None:
-    """A failed order; for a no-show (US-131) the client gets the link to book a copy."""
+    """A failed order. The client is told (for a failure that was not theirs, with the link to book
+    a copy, US-131); the worker learns it failed and whether they are fined (US-302, US-240)."""
     order = _order(event)
     if order is None:
         return
-    no_show = event.payload.get("reason") == NO_SHOW_REASON
+    reason = event.payload.get("reason") or ""
+    automatic = reason in (NO_SHOW_REASON, KIT_NOT_ISSUED_REASON)
     _send(
         event,
         "order_failed",
         _user(event.payload["client_id"]),
         order,
-        no_show=no_show,
-        rebook_link=rebook_link(order.id) if no_show else "",
+        no_show=reason == NO_SHOW_REASON,
+        kit_not_issued=reason == KIT_NOT_ISSUED_REASON,
+        reason=FAILURE_REASONS.get(reason, reason),
+        rebook_link=rebook_link(order.id) if automatic else "",
         **_client_links(order),
+    )
+    fined = reason != KIT_NOT_ISSUED_REASON
+    _send(
+        event,
+        "order_failed_worker",
+        _user(event.payload.get("worker_id")),
+        order,
+        no_show=reason == NO_SHOW_REASON,
+        reason=FAILURE_REASONS.get(reason, reason),
+        fine_cents=current_app.config["FAILED_ORDER_FINE_CENTS"] if fined else 0,
+        **_worker_links(order),
     )

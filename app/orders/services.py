@@ -20,12 +20,19 @@ from app.orders import pricing
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.slots import slot_problem
 from app.orders.states import IllegalTransition, lock, move, order_payload
-from app.platform.clock import utcnow
+from app.platform.clock import company_zone, utcnow
 from app.platform.validation import DuplicateError, FieldErrors, ValidationError
 
 S = OrderStatus
-NO_SHOW_REASON = "no_show"
-
+NO_SHOW_REASON = "no_show"  # the worker had the kit but did not check in: the worker's doing
+# Nobody checked in because the department never issued the kit (check-in needs it): the company's
+# doing, so the worker is not fined and the client not charged (docs/decisions.md).
+KIT_NOT_ISSUED_REASON = "kit_not_issued"
+# Why an automatic failure happened, in words for people.
+FAILURE_REASONS = {
+    NO_SHOW_REASON: "No-show: the worker did not check in",
+    KIT_NOT_ISSUED_REASON: "The kit was never issued, so the job could not start",
+}
 
 # ---------------------------------------------------------------- requesting help (US-010, US-020)
 
@@ -155,12 +162,22 @@ def issue_kit(order: Order) -> None:
     move(order, S.KIT_ISSUED)
 
 
+def checkin_opens_at(order: Order) -> datetime | None:
+    """When the worker may check in: CHECKIN_OPENS_MINUTES before the slot (None: any time)."""
+    minutes = current_app.config.get("CHECKIN_OPENS_MINUTES")
+    return order.slot_start - timedelta(minutes=minutes) if minutes is not None else None
+
+
 def start(order: Order, worker: User, checkin_photo: str) -> None:
     """Check-in with a photo and "Started" (US-180)."""
     lock(order)
     _own(order, worker)
     if order.status == S.MATCHED:
         raise IllegalTransition(status="Collect the kit first: the consumables department has not issued it yet.")
+    opens = checkin_opens_at(order)
+    if opens is not None and utcnow() < opens:
+        local = opens.astimezone(company_zone())
+        raise IllegalTransition(status=f"Check-in opens at {local:%H:%M} on {local:%a %d %b}, shortly before the slot.")
     order.checkin_photo = checkin_photo
     move(order, S.IN_PROGRESS, checkin_photo=True)
 
@@ -215,7 +232,9 @@ def overdue_order_ids(now: datetime | None = None) -> list[int]:
 
 
 def fail_no_show(order_id: int, now: datetime | None = None) -> bool:
-    """Fail one overdue order (re-checked under its lock: the worker may just have checked in)."""
+    """Fail one overdue order (re-checked under its lock: the worker may just have checked in).
+
+    The cause is recorded: a no-show if the kit was issued, else the kit that was never issued."""
     order = db.session.get(Order, order_id)
     if order is None:
         return False
@@ -223,8 +242,9 @@ def fail_no_show(order_id: int, now: datetime | None = None) -> bool:
     grace = timedelta(minutes=current_app.config["NO_SHOW_GRACE_MINUTES"])
     if order.status not in (S.MATCHED, S.KIT_ISSUED) or order.slot_start + grace > (now or utcnow()):
         return False
-    order.finish_reason = NO_SHOW_REASON
-    move(order, S.FAILED, reason=NO_SHOW_REASON)
+    reason = KIT_NOT_ISSUED_REASON if order.status == S.MATCHED else NO_SHOW_REASON
+    order.finish_reason = reason
+    move(order, S.FAILED, reason=reason)
     return True
 
 

@@ -16,7 +16,7 @@ from app.accounts.models import User
 from app.events.models import Event
 from app.extensions import db
 from app.orders.queries import timeline
-from app.orders.services import NO_SHOW_REASON
+from app.orders.services import KIT_NOT_ISSUED_REASON, NO_SHOW_REASON
 from app.platform.clock import company_zone
 from app.platform.money import format_money
 
@@ -101,6 +101,8 @@ def _for_manager(event: Event, names: dict) -> str:
         reason = payload.get("reason", "")
         if reason == NO_SHOW_REASON:
             return f"Failed automatically: {who('worker_id')} did not check in (no-show)."
+        if reason == KIT_NOT_ISSUED_REASON:
+            return "Failed automatically: the kit was never issued, so nobody could check in (no fine, no charge)."
         by = f" by {who('by_user_id')}" if payload.get("by_user_id") else ""
         return f"Marked failed{by}: {reason}"
     label = kind.split(".", 1)[-1].replace("_", " ")
@@ -137,5 +139,7 @@ def _for_client(event: Event, names: dict, viewer_id: int | None) -> str | None:
     if kind == "failed":
         if reason == NO_SHOW_REASON:
             return "Failed: the worker did not come"
+        if reason == KIT_NOT_ISSUED_REASON:
+            return "Failed: we could not prepare the kit in time (you are not charged)"
         return "Failed" + (f": {reason}" if reason else "")
     return None  # steps the client has no use for

@@ -88,3 +88,20 @@ def kit_not_needed(event: Event) -> None:
         return
     outcome = "cancelled" if event.type == "order.cancelled" else "failed"
     _tell_department(event, "kit_cancelled", _context(order, event, outcome=outcome))
+
+
+@supplies.handles("kit.late")
+def kit_late(event: Event) -> None:
+    """The slot is near and the kit not issued: the department and the managers are told, once."""
+    order = db.session.get(Order, event.payload["order_id"])
+    kit = db.session.get(Kit, event.payload["order_id"])
+    if order is None or kit is None or kit.issued_at is not None:
+        return  # issued meanwhile: nothing to warn about
+    context = _context(order, event, minutes_left=event.payload.get("minutes_left"))
+    for person in services.supply_recipients() + services.manager_recipients():
+        queue_email(
+            person.email,
+            "kit_late",
+            {"name": person.name, **context},
+            idempotency_key=f"event:{event.id}:kit_late:{person.id}",
+        )

@@ -23,7 +23,9 @@ from app.extensions import db
 from app.orders.models import Order
 from app.platform.clock import utcnow
 from app.platform.jobs import job
+from app.platform.schedule import every
 from app.platform.sweep import sweeper
+from app.supplies import services
 from app.supplies.models import CookieRequest
 from app.supplies.services import WEBHOOK_JOB, cookie_payload, enqueue_webhook, idempotency_key
 
@@ -116,3 +118,14 @@ def due_cookie_webhooks(grace: timedelta) -> list[int]:
 def due_cookie_webhook_jobs(older_than: timedelta) -> list[tuple[str, str, tuple[int]]]:
     """US-170: a webhook job for every due pending request to the cookie contractor."""
     return [("default", WEBHOOK_JOB, (order_id,)) for order_id in due_cookie_webhooks(older_than)]
+
+
+@every("NO_SHOW_CHECK_SECONDS", name="late-kits")
+@job
+def warn_late_kits() -> int:
+    """Warn about kits still not issued shortly before their slot (once per kit)."""
+    warned = services.warn_late_kits()
+    db.session.commit()
+    if warned:
+        log.warning("kits still not issued shortly before their slot: orders %s", warned)
+    return len(warned)

@@ -21,6 +21,8 @@ class Kit(db.Model):
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     issued_without_cookie: Mapped[bool] = mapped_column(default=False)
+    # When the department and the managers were warned that the slot is near and the kit not issued.
+    late_warning_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     order: Mapped[Order] = relationship()
     issued_by: Mapped[User | None] = relationship()

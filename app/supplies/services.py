@@ -8,10 +8,13 @@ RQ job after the commit (app/supplies/jobs.py). Services flush, never commit.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import current_app
 from sqlalchemy import select
 
 from app.accounts.models import User, UserRole
+from app.events import publish
 from app.extensions import db
 from app.notifications.services import queue_email
 from app.orders import services as orders
@@ -37,6 +40,18 @@ def kit_state(kit: Kit) -> str:
     if kit.order.status in NOT_NEEDED_STATUSES:
         return "not_needed"
     return "to_pack"
+
+
+def manager_recipients() -> list[User]:
+    """Every active manager (told when a kit is late)."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == "manager", User.active.is_(True))
+            .order_by(User.id)
+        )
+    )
 
 
 def supply_recipients() -> list[User]:
@@ -180,3 +195,41 @@ def issue(order: Order, actor: User, confirm_without_cookie: bool = False) -> Ki
     kit.issued_without_cookie = cookie_missing
     db.session.flush()
     return kit
+
+
+def warn_late_kits(now: datetime | None = None) -> list[int]:
+    """Orders whose slot starts within KIT_LATE_WARNING_MINUTES and whose kit is still not issued:
+    each is marked warned and a `kit.late` event tells the department and the managers, once.
+
+    Without the kit the worker cannot check in, and the order would fail at slot + grace for the
+    company's doing (app.orders.services.KIT_NOT_ISSUED_REASON): the warning gives time to act."""
+    now = now or utcnow()
+    horizon = now + timedelta(minutes=current_app.config["KIT_LATE_WARNING_MINUTES"])
+    late = db.session.execute(
+        select(Kit, Order)
+        .join(Order, Order.id == Kit.order_id)
+        .where(
+            Kit.issued_at.is_(None),
+            Kit.late_warning_sent_at.is_(None),
+            Order.status == OrderStatus.MATCHED,
+            Order.slot_start <= horizon,
+            Order.slot_start > now,
+        )
+        .order_by(Order.slot_start)
+        .with_for_update(of=Kit, skip_locked=True)
+    ).all()
+    for kit, order in late:
+        kit.late_warning_sent_at = now
+        publish(
+            "kit.late",
+            "kit",
+            order.id,
+            {
+                "order_id": order.id,
+                "worker_id": order.worker_id,
+                "slot_start": order.slot_start.isoformat(),
+                "minutes_left": int((order.slot_start - now).total_seconds() // 60),
+            },
+        )
+    db.session.flush()
+    return [order.id for _kit, order in late]

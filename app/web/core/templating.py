@@ -11,6 +11,7 @@ from app.billing.models import InvoiceStatus, RunKind, TransactionKind
 from app.billing.queries import breakdown_lines
 from app.notifications.models import EmailStatus
 from app.orders.models import OrderStatus
+from app.orders.services import FAILURE_REASONS, checkin_opens_at
 from app.platform.clock import company_zone
 from app.platform.money import format_money
 
@@ -48,6 +49,8 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.globals["role_homes"] = role_homes
     app.jinja_env.globals["invoice_breakdown"] = breakdown_lines
+    app.jinja_env.globals["failure_reasons"] = FAILURE_REASONS
+    app.jinja_env.globals["checkin_opens_at"] = checkin_opens_at
     # Statuses and kinds with their labels, so templates never spell a label again.
     for labelled in (OrderStatus, InvoiceStatus, TransactionKind, EmailStatus, RunKind):
         app.jinja_env.globals[labelled.__name__] = labelled

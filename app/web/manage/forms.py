@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import EmailField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -59,9 +59,10 @@ class ServiceTypeForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    """Cancel or fail an order: the service insists on the reason."""
+    """Cancel or fail an order: the service insists on the reason; the first submit asks to confirm."""
 
     reason = TextAreaField("Reason", validators=[Length(max=1000)])
+    confirmed = HiddenField()
 
 
 class ReassignForm(FlaskForm):

@@ -11,7 +11,7 @@ not grow with the number of rows.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
@@ -76,7 +76,7 @@ def _active_workers() -> list[User]:
     )
 
 
-def _order_page(order_id: int, status: int = 200, **forms):
+def _order_page(order_id: int, status: int = 200, confirming: str = "", **forms):
     order = db.session.scalar(
         select(Order)
         .where(Order.id == order_id)
@@ -117,6 +117,8 @@ def _order_page(order_id: int, status: int = 200, **forms):
             fail_form=forms.get("fail_form") or ReasonForm(formdata=None, prefix="fail"),
             can_reassign=order.status in (OrderStatus.MATCHED, OrderStatus.KIT_ISSUED),
             can_finish=order.is_active,
+            confirming=confirming,
+            fine_cents=current_app.config["FAILED_ORDER_FINE_CENTS"],
         ),
         status,
     )
@@ -127,11 +129,16 @@ def order_detail(order_id: int):
     return _order_page(order_id)
 
 
-def _act(order_id: int, form, form_name: str, action, done: str):
-    """Run one manager action on the order: 303 back to it, or the page with the message (422)."""
+def _act(order_id: int, form, form_name: str, action, done: str, confirm: bool = False):
+    """Run one manager action on the order: 303 back to it, or the page with the message (422).
+
+    With `confirm`, a first valid submit shows what the action will cost and asks again."""
     order = db.get_or_404(Order, order_id)
     if not form.validate_on_submit():
         return _order_page(order_id, 422, **{form_name: form})
+    if confirm and order.is_active and (form.reason.data or "").strip() and form.confirmed.data != "yes":
+        form.confirmed.data = "yes"
+        return _order_page(order_id, 200, confirming=form_name, **{form_name: form})
     try:
         action(order)
     except ValidationError as exc:
@@ -166,6 +173,7 @@ def cancel_order(order_id: int):
         "cancel_form",
         lambda order: order_services.cancel(order, current_user._get_current_object(), form.reason.data),
         "The order was cancelled.",
+        confirm=True,
     )
 
 
@@ -178,6 +186,7 @@ def fail_order(order_id: int):
         "fail_form",
         lambda order: order_services.fail(order, form.reason.data, current_user._get_current_object()),
         "The order was marked failed.",
+        confirm=True,
     )
 
 

@@ -162,8 +162,29 @@ def test_us131_no_show_failure_mails_the_rebooking_link(app, people, step):
     link = f"http://127.0.0.1:5000/client/orders/{order.id}/rebook"
     assert link in failed.body_text and f'href="{link}"' in failed.body_html
     assert "book" in failed.subject.lower()
-    assert mail_of(worker) == ["order_matched_worker"]
+    # The kit was never issued: the failure is the company's; the worker is told, and not fined.
+    assert mail_of(worker) == ["order_matched_worker", "order_failed_worker"]
+    assert "not fined" in last_mail(worker).body_text
     assert mail_of(people["supply"]) == ["kit_needed", "kit_cancelled"]
+
+
+def test_us302_a_no_show_worker_is_mailed_the_failure_and_the_fine(app, people, step):
+    from datetime import timedelta
+
+    client, worker = people["client"], people["worker"]
+    order = matched_order(client, people["service"], worker)
+    step(order)  # the supplies consumer requests the kit
+    supplies.mark_cookie_received(order, people["supply"])
+    supplies.issue(order, people["supply"])
+    step(order)
+    assert orders.fail_no_show(order.id, now=order.slot_start + timedelta(minutes=31))
+    step(order)
+
+    assert mail_of(worker)[-1] == "order_failed_worker"
+    mail = last_mail(worker)
+    assert "fine of 40.00" in mail.subject and "did not check in" in mail.body_text
+    assert "fine of 40.00" in mail.body_text
+    assert last_mail(client).template == "order_failed" and "/rebook" in last_mail(client).body_text
 
 
 def test_us302_other_failures_have_no_rebooking_link(app, people, step):

@@ -347,3 +347,23 @@ def test_quote_uses_the_service_base_price(db):
     service = ServiceType(name="x", base_price_cents=250_00)
     quote = pricing.quote(1, service)
     assert (quote.base_cents, quote.discount_percent, quote.price_cents) == (250_00, 0, 250_00)
+
+
+# ---------------------------------------------------------------- the check-in window (US-180)
+
+
+def test_us180_check_in_opens_shortly_before_the_slot(app, client_user, service, worker):
+    from tests.support.web import config_values
+
+    with config_values(app, CHECKIN_OPENS_MINUTES=60), time_machine.travel(NOW, tick=False) as traveller:
+        order = order_in(S.KIT_ISSUED, client_user, service, worker)
+        traveller.move_to(SLOT - timedelta(hours=27))
+        with pytest.raises(IllegalTransition, match="Check-in opens at 09:00"):
+            orders.start(order, worker, "checkin.jpg")
+        assert order.status == S.KIT_ISSUED
+        traveller.move_to(SLOT - timedelta(minutes=61))
+        with pytest.raises(IllegalTransition):
+            orders.start(order, worker, "checkin.jpg")
+        traveller.move_to(SLOT - timedelta(minutes=60))
+        orders.start(order, worker, "checkin.jpg")
+        assert order.status == S.IN_PROGRESS

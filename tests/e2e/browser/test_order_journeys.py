@@ -184,11 +184,14 @@ def test_no_show_fails_and_the_client_rebooks_from_the_email(app, live_stack, pe
     order_id = request_help(client, app, "Dust the bookshelves")
     first = wait_for_status(app, order_id, "matched")
 
-    # The slot passes without a check-in: move it into the past, then let the periodic job run.
+    # The kit was issued, the slot passes without a check-in: move it into the past, then let the
+    # periodic job run (an order whose kit was never issued fails for another cause).
     with app.app_context():
         past = datetime.now(UTC) - timedelta(hours=2)
         db.session.execute(
-            update(Order).where(Order.id == order_id).values(slot_start=past, slot_end=past + timedelta(hours=2))
+            update(Order)
+            .where(Order.id == order_id)
+            .values(slot_start=past, slot_end=past + timedelta(hours=2), status="kit_issued")
         )
         db.session.commit()
         enqueue("default", "app.orders.jobs.fail_no_shows")

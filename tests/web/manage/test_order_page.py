@@ -32,8 +32,11 @@ def _event_types(db, order_id: int) -> list[str]:
     )
 
 
-def _post(client, order, action, **data):
+def _post(client, order, action, confirmed: bool = True, **data):
+    """Post an action; cancel and fail are confirmed unless asked not to (the confirmation has its own test)."""
     url = f"/manage/orders/{order.id}"
+    if confirmed and action in ("cancel", "fail"):
+        data = {f"{action}-confirmed": "yes", **data}
     return client.post(f"{url}/{action}", data={"csrf_token": csrf_token(client, url), **data})
 
 
@@ -209,3 +212,24 @@ def test_actions_only_for_managers(client, db, people, service_type, factory):
         response = client.post(f"/manage/orders/{order.id}/{action}", data={"csrf_token": token, "reason": "x"})
         assert response.status_code == 403
     assert _fresh(db, order.id).status == OrderStatus.MATCHED
+
+
+@pytest.mark.parametrize(
+    ("action", "says"),
+    [
+        ("cancel", "The client will be charged the full price, 100.00 units"),
+        ("fail", "will be fined 40.00 units"),
+    ],
+)
+def test_cancel_and_fail_ask_for_confirmation_with_what_they_cost(
+    manager_client, db, people, service_type, action, says
+):
+    order = matched_order(people["tom"], people["whiskers"], service_type)
+    first = _post(manager_client, order, action, confirmed=False, **{f"{action}-reason": "Storm"})
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200 and says in html
+    assert 'value="yes"' in html
+    assert _fresh(db, order.id).status == OrderStatus.MATCHED, "nothing happens before the confirmation"
+    second = _post(manager_client, order, action, **{f"{action}-reason": "Storm"})
+    assert second.status_code == 303
+    assert _fresh(db, order.id).status in (OrderStatus.CANCELLED, OrderStatus.FAILED)
