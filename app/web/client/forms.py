@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SubmitField, TextAreaField
+from wtforms import DateField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
@@ -92,6 +92,8 @@ class CancelForm(FlaskForm):
     reason = TextAreaField(
         "Why do you cancel?", validators=[Length(max=1000)], render_kw={"rows": 2, "maxlength": 1000}
     )
+    # Set by the confirmation step: the first submit only shows what cancelling will cost.
+    confirmed = HiddenField()
     submit = SubmitField("Cancel this order")
 
 

@@ -23,6 +23,7 @@ from app.platform.validation import DuplicateError, ValidationError
 from app.web.client.blueprint import bp
 from app.web.client.forms import ERROR_FIELDS, CancelForm, OrderRequestForm, RebookForm
 from app.web.core.forms import apply_errors
+from app.web.core.htmx import htmx_target
 from app.web.core.pagination import page_args
 from app.web.shared.order_photos import order_photo_response
 
@@ -157,10 +158,10 @@ def _order_options():
     )
 
 
-def _render_order(order: Order, cancel_form: CancelForm | None = None, status: int = 200, problems=()):
-    copy = None
-    if order.status == OrderStatus.FAILED:
-        copy = db.session.scalar(select(Order).where(Order.rebooked_from_id == order.id))
+def _render_order(
+    order: Order, cancel_form: CancelForm | None = None, status: int = 200, problems=(), confirming: bool = False
+):
+    copy = _copy_of(order)
     return (
         render_template(
             "client/order.html",
@@ -169,14 +170,36 @@ def _render_order(order: Order, cancel_form: CancelForm | None = None, status: i
             cancel_form=cancel_form or CancelForm(),
             copy=copy,
             problems=problems,
+            confirming=confirming,
+            refresh_seconds=ORDER_REFRESH_SECONDS,
         ),
         status,
     )
 
 
+def _copy_of(order: Order) -> Order | None:
+    """The order booked again from this failed one (US-132), if any."""
+    if order.status != OrderStatus.FAILED:
+        return None
+    return db.session.scalar(select(Order).where(Order.rebooked_from_id == order.id))
+
+
+# How often an active order's page refreshes its changing part.
+ORDER_REFRESH_SECONDS = 10
+
+
 @bp.route("/orders/<int:order_id>")
 def order(order_id: int):
-    return _render_order(_own_order(order_id, *_order_options()))
+    order = _own_order(order_id, *_order_options())
+    if htmx_target() == "order-live":
+        return render_template(
+            "client/_order_live.html",
+            order=order,
+            timeline=order_timeline(order.id, "client", current_user.id),
+            copy=_copy_of(order),
+            refresh_seconds=ORDER_REFRESH_SECONDS,
+        )
+    return _render_order(order)
 
 
 @bp.route("/orders/<int:order_id>/cancel", methods=["POST"])
@@ -184,6 +207,9 @@ def cancel_order(order_id: int):
     order = _own_order(order_id)
     form = CancelForm()
     form.validate()
+    if order.is_active and (form.reason.data or "").strip() and form.confirmed.data != "yes":
+        # US-030: a cancelled order is paid; say what it will cost before it happens.
+        return _render_order(_own_order(order_id, *_order_options()), form, confirming=True)
     try:
         orders.cancel(order, _me(), form.reason.data or "")
     except IllegalTransition as exc:

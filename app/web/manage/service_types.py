@@ -11,7 +11,7 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.orders import service_types as catalogue
-from app.orders.models import Order, ServiceType
+from app.orders.models import ACTIVE_STATUSES, Order, ServiceType
 from app.platform.validation import DuplicateError, ValidationError
 from app.web.core.forms import apply_errors
 from app.web.manage.blueprint import bp
@@ -89,6 +89,11 @@ def edit_service_type(type_id: int):
 @bp.route("/service-types/<int:type_id>/retire", methods=["POST"])
 def retire_service_type(type_id: int):
     service_type = db.get_or_404(ServiceType, type_id)
+    if request.form.get("confirmed") != "yes":
+        active = db.session.scalar(
+            select(func.count()).where(Order.service_type_id == type_id, Order.status.in_(ACTIVE_STATUSES))
+        )
+        return render_template("manage/service_type_retire.html", service_type=service_type, active=active)
     catalogue.retire_service_type(service_type, retired=True)
     db.session.commit()
     flash(f"“{service_type.name}” is retired: clients can no longer order it; its orders keep it.", "success")

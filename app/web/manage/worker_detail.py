@@ -37,6 +37,8 @@ class CreditForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[DataRequired("Say why."), Length(max=1000)])
     # One token per form shown: a double submit of the same form credits once.
     token = HiddenField()
+    # The first submit shows the amount as understood and asks to confirm it.
+    confirmed = HiddenField()
 
 
 def _worker(user_id: int) -> User:
@@ -51,7 +53,7 @@ def _worker(user_id: int) -> User:
     return worker
 
 
-def _render(worker: User, form: CreditForm | None = None, status: int = 200, problems=()):
+def _render(worker: User, form: CreditForm | None = None, status: int = 200, problems=(), confirming=False):
     if form is None:
         form = CreditForm()
         form.token.data = secrets.token_urlsafe(16)
@@ -77,6 +79,7 @@ def _render(worker: User, form: CreditForm | None = None, status: int = 200, pro
             has_next=has_next,
             form=form,
             problems=problems,
+            confirming=confirming,
         ),
         status,
     )
@@ -95,6 +98,10 @@ def credit_worker(user_id: int):
     form = CreditForm()
     if not form.validate_on_submit():
         return _render(worker, form, 422)
+    if form.confirmed.data != "yes":
+        form.confirmed.data = "yes"
+        form.amount.data = format_money(form.amount.cents).replace(",", "")
+        return _render(worker, form, confirming=True)
     try:
         give_credit(
             worker,

@@ -236,11 +236,23 @@ def test_company_accounts_are_listed_with_natural_balances(db, people, manager):
 # ---------------------------------------------------------------- the worker's page and credits (US-270)
 
 
-def _credit(manager, worker_id: int, **data):
+def _credit(manager, worker_id: int, confirmed: bool = True, **data):
+    """Post the credit form; confirmed unless asked not to (the confirmation step has its own test)."""
     page = manager.get(f"/manage/workers/{worker_id}").get_data(as_text=True)
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
     form = {"csrf_token": csrf_token(manager, f"/manage/workers/{worker_id}"), "token": token, **data}
+    if confirmed:
+        form["confirmed"] = "yes"
     return manager.post(f"/manage/workers/{worker_id}/credits", data=form), form
+
+
+@pytest.mark.parametrize(("typed", "understood"), [("12,5", "Credit 12.50 units to"), ("-5", "Take back 5.00 units")])
+def test_a_credit_shows_the_amount_understood_before_it_is_made(db, people, manager, typed, understood):
+    response, _form = _credit(manager, people["worker"].id, confirmed=False, amount=typed, reason="Stayed late")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and understood in html
+    assert 'name="confirmed" type="hidden" value="yes"' in html
+    assert _credits_of(people["worker"]) == [], "nothing is credited before the confirmation"
 
 
 def _credits_of(worker) -> list[LedgerTransaction]:

@@ -299,14 +299,26 @@ def test_a_worker_cannot_use_the_client_pages(client, db, me, service, worker):
 
 def test_cancel_with_a_reason(browser, db, me, service, worker):
     order = make_order(me, service, worker, S.MATCHED)
-    response = browser.post(
-        f"/client/orders/{order.id}/cancel", data={"csrf_token": browser.token, "reason": "I fixed it myself"}
-    )
+    data = {"csrf_token": browser.token, "reason": "I fixed it myself"}
+    first = browser.post(f"/client/orders/{order.id}/cancel", data=data)
+    assert first.status_code == 200 and "costs the full price: 100.00 units" in first.text
+    db.session.expire_all()
+    assert order.status == S.MATCHED, "the first submit only asks for confirmation"
+    response = browser.post(f"/client/orders/{order.id}/cancel", data={**data, "confirmed": "yes"})
     assert response.status_code == 303
     db.session.expire_all()
     assert order.status == S.CANCELLED and order.finish_reason == "I fixed it myself"
     html = browser.get(f"/client/orders/{order.id}").text
     assert "Your order was cancelled" in html and "Cancelled by you: I fixed it myself" in html
+
+
+def test_us030_cancelling_before_matching_says_it_costs_nothing(browser, db, me, service):
+    order = make_order(me, service)
+    first = browser.post(f"/client/orders/{order.id}/cancel", data={"csrf_token": browser.token, "reason": "Moved"})
+    assert first.status_code == 200 and "costs nothing" in first.text
+    assert 'name="confirmed" value="yes"' in first.text
+    db.session.expire_all()
+    assert order.status == S.REQUESTED
 
 
 def test_cancel_without_a_reason_is_refused(browser, db, me, service):
@@ -387,3 +399,18 @@ def test_rebook_of_an_order_that_did_not_fail(browser, db, me, service):
     response = browser.get(f"/client/orders/{order.id}/rebook")
     assert response.status_code == 303 and response.headers["Location"] == f"/client/orders/{order.id}"
     assert "Only a failed order can be booked again" in browser.get(response.headers["Location"]).text
+
+
+def test_the_order_page_refreshes_itself_while_active_and_stops_when_ended(browser, db, me, service, worker):
+    order = make_order(me, service, worker, S.MATCHED)
+    page = browser.get(f"/client/orders/{order.id}").text
+    assert 'id="order-live"' in page and 'hx-trigger="every 10s"' in page
+    headers = {"HX-Request": "true", "HX-Target": "order-live"}
+    fragment = browser.get(f"/client/orders/{order.id}", headers=headers).text
+    assert "<html" not in fragment and 'id="order-live"' in fragment and "Cancel this order" not in fragment
+    assert "hx-trigger" in fragment
+    orders.issue_kit(order)
+    orders.start(order, worker, "checkin/missing.jpg")
+    orders.complete(order, worker, "reports/missing.jpg")
+    ended = browser.get(f"/client/orders/{order.id}", headers=headers).text
+    assert "Completed" in ended and "hx-trigger" not in ended, "polling stops once nothing can change"

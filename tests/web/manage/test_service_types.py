@@ -103,9 +103,12 @@ def test_us021_edit_to_a_taken_name_is_409_and_changes_nothing(manager_client, d
 def test_us021_retire_keeps_old_orders_and_blocks_new_requests(manager_client, db, service_type):
     tom = ClientFactory()
     old = make_order(tom, service_type, status=OrderStatus.MATCHED)
-    response = manager_client.post(
-        f"{URL}/{service_type.id}/retire", data={"csrf_token": csrf_token(manager_client, URL)}
-    )
+    token = csrf_token(manager_client, URL)
+    asked = manager_client.post(f"{URL}/{service_type.id}/retire", data={"csrf_token": token})
+    assert asked.status_code == 200 and "Its 1 active order" in asked.get_data(as_text=True)
+    db.session.expire_all()
+    assert not service_type.retired, "the first submit only asks for confirmation"
+    response = manager_client.post(f"{URL}/{service_type.id}/retire", data={"csrf_token": token, "confirmed": "yes"})
     assert response.status_code == 303
     db.session.expire_all()
     assert service_type.retired
