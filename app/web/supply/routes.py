@@ -7,7 +7,7 @@ itself. Issuing a kit whose cookie hasn't arrived asks first: a second step carr
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
@@ -15,7 +15,7 @@ from app.orders.models import Order
 from app.orders.states import IllegalTransition
 from app.supplies import queries
 from app.supplies import services as supplies
-from app.web.core.htmx import is_htmx
+from app.web.core.htmx import htmx_target, is_htmx
 from app.web.core.pagination import page_args
 from app.web.supply.blueprint import bp
 
@@ -26,6 +26,17 @@ def _order_or_404(order_id: int) -> tuple[Order, queries.KitRow]:
     if row is None:
         abort(404)
     return row.order, row
+
+
+# How often the queue refreshes itself.
+QUEUE_REFRESH_SECONDS = 15
+
+
+def _changed(html: str):
+    """A row's new state, and a `kits-changed` event that makes the queue refresh its counts."""
+    response = make_response(html)
+    response.headers["HX-Trigger"] = "kits-changed"
+    return response
 
 
 def _messages(exc: IllegalTransition) -> list[str]:
@@ -45,13 +56,14 @@ def home():
     page, per_page = page_args(50)
     rows, has_next = queries.kit_queue(show, page, per_page)
     return render_template(
-        "supply/home.html",
+        "supply/_queue.html" if htmx_target() == "kit-queue" else "supply/home.html",
         rows=rows,
         has_next=has_next,
         page=page,
         show=show,
         views=queries.VIEWS,
         counts=queries.kit_counts(),
+        refresh_seconds=QUEUE_REFRESH_SECONDS,
     )
 
 
@@ -79,7 +91,9 @@ def cookie_received(order_id: int):
         return _refused(row, exc)
     db.session.commit()
     if is_htmx():
-        return render_template("supply/_kit_row.html", row=queries.kit_row(order_id), notice="Cookie received.")
+        return _changed(
+            render_template("supply/_kit_row.html", row=queries.kit_row(order_id), notice="Cookie received.")
+        )
     flash(f"The cookie for order #{order_id} is in the warehouse.", "success")
     return _back(request.form.get("show"))
 
@@ -100,6 +114,6 @@ def issue(order_id: int):
     db.session.commit()
     message = f"Kit for order #{order_id} issued; {order.worker.name if order.worker else 'the worker'} is told."
     if is_htmx():
-        return render_template("supply/_kit_row.html", row=queries.kit_row(order_id), notice="Issued.")
+        return _changed(render_template("supply/_kit_row.html", row=queries.kit_row(order_id), notice="Issued."))
     flash(message, "success")
     return _back(request.form.get("show"))

@@ -215,3 +215,13 @@ def test_us150_kit_queue_has_no_n_plus_1(db, supply, client_user, service):
     make(27)
     assert database.session.scalar(select(func.count()).select_from(Kit)) == 30
     assert statements() == with_3, with_3
+
+
+def test_the_queue_refreshes_itself_and_after_each_action(db, supply, order):
+    page = supply.get("/supply/").get_data(as_text=True)
+    assert 'id="kit-queue"' in page and "kits-changed from:body" in page
+    fragment = supply.get("/supply/", headers={"HX-Request": "true", "HX-Target": "kit-queue"})
+    html = fragment.get_data(as_text=True)
+    assert "<html" not in html and 'id="kit-queue"' in html and f"kit-{order.id}" in html
+    response = post(supply, f"/supply/orders/{order.id}/cookie", htmx=True)
+    assert response.status_code == 200 and response.headers.get("HX-Trigger") == "kits-changed"
