@@ -10,38 +10,62 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import DateField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
+from wtforms.widgets import html_params
 
-from app.orders import slots
+from app.orders import availability, slots
 from app.orders.models import ServiceType
-from app.platform.clock import utcnow
 
 # Service error keys that have no field of that name: where their messages are shown.
 ERROR_FIELDS = {"slot": "start", "status": None}
 
 
-class SlotForm(FlaskForm):
-    """A date (company time zone) and a start time from the working-hours grid."""
+class BookableDaySelect:
+    """Renders the date as a choice among the days that can be booked (no Sundays, nothing past the
+    horizon); what was submitted stays selected even if it is not one of them, so it can be corrected."""
 
-    day = DateField("Date", validators=[Optional()])
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        current = field._value()
+        days = list(getattr(field, "bookable", []))
+        values = [day.isoformat() for day in days]
+        options = [Markup('<option value="">Choose a date</option>')]
+        if current and current not in values:
+            options.append(Markup('<option selected value="{0}">{0}</option>').format(current))
+        for day, value in zip(days, values, strict=True):
+            selected = " selected" if value == current else ""
+            options.append(Markup('<option{0} value="{1}">{2}</option>').format(selected, value, f"{day:%a %d %b}"))
+        return Markup("<select {0}>{1}</select>").format(
+            html_params(name=field.name, **kwargs), Markup("").join(options)
+        )
+
+
+class SlotForm(FlaskForm):
+    """A date (company time zone) among the bookable days, and a start time on the working-hours grid
+    (on a chosen day, only the times at which a worker who could do the service is free)."""
+
+    day = DateField("Date", validators=[Optional()], widget=BookableDaySelect())
     # The choices depend on the service's duration; values outside them are judged by the service.
     start = SelectField("Start time", choices=[], validate_choice=False)
 
-    def set_time_choices(self, duration_minutes: int | None) -> None:
+    def set_time_choices(self, service: ServiceType | None) -> None:
         hours = slots.working_hours()
-        times = slots.slot_times(hours, duration_minutes) if duration_minutes else []
+        duration_minutes = service.duration_minutes if service else None
+        if service is not None and self.day.data is not None:
+            times = availability.bookable_times(service, self.day.data)
+        else:
+            times = slots.slot_times(hours, duration_minutes) if duration_minutes else []
         choices = [SelectChoice("", "Choose a time")]
         for start in times:
             end = (datetime.combine(date(2000, 1, 3), start) + timedelta(minutes=duration_minutes)).time()
             choices.append(SelectChoice(f"{start:%H:%M}", f"{start:%H:%M} (until {end:%H:%M})"))
         self.start.choices = choices
 
-    def set_day_limits(self) -> None:
-        hours = slots.working_hours()
-        today = utcnow().astimezone(hours.timezone).date()
-        self.day.render_kw = {"min": today.isoformat(), "max": (today + timedelta(days=hours.horizon_days)).isoformat()}
+    def set_day_choices(self) -> None:
+        self.day.bookable = availability.bookable_days()
 
     def start_time(self) -> time | None:
         try:

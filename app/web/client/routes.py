@@ -83,8 +83,8 @@ def _request_form(services: list[ServiceType], formdata=None) -> tuple[OrderRequ
     chosen = form.chosen_service(services)
     if chosen is not None and form.service_type.data is None and request.method == "GET":
         form.service_type.data = chosen.id
-    form.set_time_choices(chosen.duration_minutes if chosen else None)
-    form.set_day_limits()
+    form.set_day_choices()
+    form.set_time_choices(chosen)
     return form, chosen
 
 
@@ -244,8 +244,8 @@ def rebook_order(order_id: int):
         return redirect(url_for("clients.order", order_id=order_id), code=303)
     copy = db.session.scalar(select(Order).where(Order.rebooked_from_id == failed.id))
     form = RebookForm()
-    form.set_time_choices(failed.service_type.duration_minutes)
-    form.set_day_limits()
+    form.set_day_choices()
+    form.set_time_choices(failed.service_type)
     status, problems = 200, []
     if request.method == "POST":
         if copy is not None:

@@ -102,8 +102,10 @@ def request_help(page, app, description: str) -> int:
     )
     # Changing the service swaps in its start times (htmx): choose the time only after that landed.
     page.wait_for_load_state("networkidle")
-    page.fill("input[name=day]", next_working_day(app).date().isoformat())
-    page.wait_for_load_state("networkidle")
+    day = next_working_day(app).date().isoformat()
+    page.select_option("select[name=day]", value=day)
+    # The day's bookable times are swapped in (htmx): choose the time only after they landed.
+    page.locator(f"#start-field[data-day='{day}']").wait_for()
     page.select_option("select[name=start]", value="10:00")
     assert page.input_value("select[name=start]") == "10:00"
     page.click("button:has-text('Send my request')")
@@ -204,7 +206,7 @@ def test_no_show_fails_and_the_client_rebooks_from_the_email(app, live_stack, pe
     client.goto(link)
     assert "Dust the bookshelves" in client.content()
     new_day = next_working_day(app) + timedelta(days=1)
-    client.fill("input[name=day]", new_day.date().isoformat())
+    client.select_option("select[name=day]", value=new_day.date().isoformat())
     client.select_option("select[name=start]", value="14:00")
     client.click("button:has-text('Book again')")
     client.wait_for_url(ORDER_PAGE)

@@ -127,7 +127,10 @@ def test_request_form_offers_orderable_services_times_and_my_address(browser, db
     service_types.retire_service_type(retired)
     html = browser.get("/client/orders/new").get_data(as_text=True)
     assert "Test cleaning" in html and "Old chimney sweep" not in html
-    assert 'type="date"' in html and f'min="{NOW.date().isoformat()}"' in html
+    # US-020: only bookable days are offered: from today, working days only (no Sunday), within the horizon.
+    days = re.findall(r'<option (?:selected )?value="(\d{4}-\d\d-\d\d)"', html)
+    assert days[0] == NOW.date().isoformat() and slot_day(6) not in days and slot_day(5) in days
+    assert len(days) == len({*days}) and max(days) <= slot_day(60)
     # 120-minute jobs between 08:00 and 20:00 on a 30-minute grid: 08:00 ... 18:00.
     assert '<option value="08:00">' in html and '<option value="18:00">' in html
     assert 'value="18:30"' not in html
@@ -414,3 +417,24 @@ def test_the_order_page_refreshes_itself_while_active_and_stops_when_ended(brows
     orders.complete(order, worker, "reports/missing.jpg")
     ended = browser.get(f"/client/orders/{order.id}", headers=headers).text
     assert "Completed" in ended and "hx-trigger" not in ended, "polling stops once nothing can change"
+
+
+def test_us020_on_a_chosen_day_only_times_with_a_free_capable_worker_are_offered(browser, db, me, service, worker):
+    headers = {"HX-Request": "true"}
+    day = SLOT.date().isoformat()
+    url = f"/client/orders/times?service_type={service.id}&day={day}"
+    before = re.findall(r'value="(\d\d:\d\d)"', browser.get(url, headers=headers).text)
+    assert "10:00" in before and "09:00" in before
+    make_order(me, service, worker, S.MATCHED)  # the only worker is busy 10:00-12:00 that day
+    after = re.findall(r'value="(\d\d:\d\d)"', browser.get(url, headers=headers).text)
+    # A 120-minute job starting 08:30 to 11:30 would overlap; 08:00 ends as it starts; 12:00 is free again.
+    assert "08:00" in after and "12:00" in after
+    assert not {"08:30", "09:00", "10:00", "11:30"} & set(after)
+    sunday = browser.get(f"/client/orders/times?service_type={service.id}&day={slot_day(6)}", headers=headers).text
+    assert re.findall(r'value="(\d\d:\d\d)"', sunday) == []
+
+
+def test_us020_the_form_shows_the_services_description_duration_and_price(browser, db, service):
+    described = make_service("Window cleaning", description="Inside and out", duration_minutes=90)
+    html = browser.get(f"/client/orders/quote?service_type={described.id}", headers={"HX-Request": "true"}).text
+    assert "Inside and out" in html and "1 h 30 min" in html and "100.00" in html
