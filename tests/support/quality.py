@@ -87,6 +87,6 @@ def frozen_time():
 
 
 @pytest.fixture
-def people(db):
+def quality_people(db):
     """(client, worker, manager, other manager, service)."""
     return ClientFactory(), WorkerFactory(), ManagerFactory(), ManagerFactory(), make_service()

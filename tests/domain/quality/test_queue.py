@@ -28,8 +28,8 @@ def queued(db, order_id=None) -> int:
     return db.session.scalar(query)
 
 
-def test_us200_cancelled_and_failed_orders_enter_the_queue_with_why_they_ended(db, frozen_time, people):
-    client, worker, manager, _other, service = people
+def test_us200_cancelled_and_failed_orders_enter_the_queue_with_why_they_ended(db, frozen_time, quality_people):
+    client, worker, manager, _other, service = quality_people
     cancelled = ended_order(client, service, worker, status=S.CANCELLED, slot_index=0)
     failed = no_show(client, service, worker, slot_index=1)
     completed = ended_order(client, service, worker, status=S.COMPLETED, slot_index=2)
@@ -43,8 +43,8 @@ def test_us200_cancelled_and_failed_orders_enter_the_queue_with_why_they_ended(d
     assert (facts.status, facts.worker_id, facts.price_cents) == ("completed", worker.id, completed.price_cents)
 
 
-def test_us200_a_replayed_event_adds_nothing_twice(db, frozen_time, people):
-    client, worker, _manager, _other, service = people
+def test_us200_a_replayed_event_adds_nothing_twice(db, frozen_time, quality_people):
+    client, worker, _manager, _other, service = quality_people
     order = ended_order(client, service, worker, status=S.FAILED)
     assert queued(db, order.id) == 1
     assert deliver_to_quality(order.id) == 0, "handled events are not delivered again"

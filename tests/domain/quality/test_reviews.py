@@ -22,8 +22,8 @@ def mails(db) -> list[OutboxEmail]:
     return list(db.session.scalars(select(OutboxEmail).where(OutboxEmail.template.like("quality_result_%"))))
 
 
-def test_us210_us305_a_review_is_stored_and_mailed_to_both_parties_in_their_own_words(db, frozen_time, people):
-    client, worker, manager, _other, service = people
+def test_us210_us305_a_review_is_stored_and_mailed_to_both_parties_in_their_own_words(db, frozen_time, quality_people):
+    client, worker, manager, _other, service = quality_people
     order = no_show(client, service, worker)
     item = quality.claim(_item_id(db, order.id), manager.id)
     data = review_input(
@@ -59,8 +59,8 @@ def _item_id(db, order_id):
     return db.session.scalar(select(quality.QueueItem.id).where(quality.QueueItem.order_id == order_id))
 
 
-def test_us210_a_double_submit_stores_one_review_and_mails_once(db, frozen_time, people):
-    client, worker, manager, _other, service = people
+def test_us210_a_double_submit_stores_one_review_and_mails_once(db, frozen_time, quality_people):
+    client, worker, manager, _other, service = quality_people
     order = ended_order(client, service, worker, status=S.CANCELLED)
     item_id = _item_id(db, order.id)
     first, created = quality.submit_review(item_id, manager.id, "same-token", review_input())
@@ -72,8 +72,8 @@ def test_us210_a_double_submit_stores_one_review_and_mails_once(db, frozen_time,
         quality.submit_review(item_id, manager.id, "another-token", review_input())
 
 
-def test_us210_only_the_claimer_may_review(db, frozen_time, people):
-    client, worker, manager, other, service = people
+def test_us210_only_the_claimer_may_review(db, frozen_time, quality_people):
+    client, worker, manager, other, service = quality_people
     order = ended_order(client, service, worker, status=S.FAILED)
     quality.claim(_item_id(db, order.id), other.id)
     with pytest.raises(quality.ClaimConflict):
@@ -81,8 +81,8 @@ def test_us210_only_the_claimer_may_review(db, frozen_time, people):
     assert db.session.scalar(select(func.count()).select_from(Review)) == 0
 
 
-def test_us210_bad_input_is_refused_field_by_field_and_stores_nothing(db, frozen_time, people):
-    client, worker, manager, _other, service = people
+def test_us210_bad_input_is_refused_field_by_field_and_stores_nothing(db, frozen_time, quality_people):
+    client, worker, manager, _other, service = quality_people
     order = ended_order(client, service, worker, status=S.FAILED)
     bad = review_input(
         scores={"punctuality": 0, "work_quality": 6, "communication": None, "kit": 3, "satisfaction": 3},
@@ -110,8 +110,8 @@ def test_us210_bad_input_is_refused_field_by_field_and_stores_nothing(db, frozen
     assert mails(db) == []
 
 
-def test_us210_the_root_cause_list_is_extensible(db, frozen_time, people):
-    client, worker, manager, _other, service = people
+def test_us210_the_root_cause_list_is_extensible(db, frozen_time, quality_people):
+    client, worker, manager, _other, service = quality_people
     order = ended_order(client, service, worker, status=S.FAILED)
     review, _ = quality.submit_review(
         _item_id(db, order.id), manager.id, "t", review_input(root_cause="  Parking  permit missing ")
@@ -122,8 +122,8 @@ def test_us210_the_root_cause_list_is_extensible(db, frozen_time, people):
     assert db.session.scalar(select(func.count()).select_from(RootCause)) == 1
 
 
-def test_us210_an_amendment_keeps_the_history_and_mails_nothing_again(db, frozen_time, people):
-    client, worker, manager, other, service = people
+def test_us210_an_amendment_keeps_the_history_and_mails_nothing_again(db, frozen_time, quality_people):
+    client, worker, manager, other, service = quality_people
     order = ended_order(client, service, worker, status=S.FAILED)
     review, _ = quality.submit_review(_item_id(db, order.id), manager.id, "t", review_input())
     hypothesis = quality.create_hypothesis(other.id, "If we pack spare gloves", "then", "because")
@@ -152,8 +152,8 @@ def test_us210_an_amendment_keeps_the_history_and_mails_nothing_again(db, frozen
     ]
 
 
-def test_us210_hypothesis_status_changes_are_recorded_with_who_and_when(db, frozen_time, people):
-    _client, _worker, manager, other, _service = people
+def test_us210_hypothesis_status_changes_are_recorded_with_who_and_when(db, frozen_time, quality_people):
+    _client, _worker, manager, other, _service = quality_people
     hypothesis = quality.create_hypothesis(
         manager.id, "call clients the day before", "fewer cancellations", "they forget"
     )
@@ -184,8 +184,8 @@ def test_us210_hypothesis_status_changes_are_recorded_with_who_and_when(db, froz
     assert event.payload["by_user_id"] == other.id and event.payload["status"] == "testing"
 
 
-def test_us190_the_call_log_records_attempts(db, frozen_time, people):
-    client, worker, manager, _other, service = people
+def test_us190_the_call_log_records_attempts(db, frozen_time, quality_people):
+    client, worker, manager, _other, service = quality_people
     order = ended_order(client, service, worker, status=S.FAILED)
     call = quality.log_call(_item_id(db, order.id), manager.id, "client", "no_answer", "Left no message")
     assert (call.party, call.outcome, call.by_id) == ("client", "no_answer", manager.id)
