@@ -20,6 +20,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
+from wtforms.fields.choices import SelectChoice
 
 from app.accounts.queries import contacts
 from app.extensions import db
@@ -176,7 +177,7 @@ def _service_types() -> list[tuple[int, str]]:
 
 def _audit_form(form: AuditForm | None = None) -> AuditForm:
     form = form or AuditForm(formdata=None)
-    form.service_type.choices = [(0, "Any")] + _service_types()
+    form.service_type.choices = [SelectChoice(0, "Any"), *(SelectChoice(id_, name) for id_, name in _service_types())]
     return form
 
 

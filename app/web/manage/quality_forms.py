@@ -13,13 +13,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.quality.models import CALL_OUTCOMES, CALL_PARTIES, CRITERIA, Fault, HypothesisStatus
 
-SCORES = [(value, str(value)) for value in range(1, 6)]
-FAULTS = [(fault.value, fault.value.capitalize()) for fault in Fault]
+SCORES = [SelectChoice(value, str(value)) for value in range(1, 6)]
+FAULTS = [SelectChoice(fault.value, fault.value.capitalize()) for fault in Fault]
 NEW_CAUSE = "__new__"
 
 
@@ -42,7 +43,7 @@ class ReviewForm(FlaskForm):
     communication = _score_field(CRITERIA[2][1])
     kit = _score_field(CRITERIA[3][1])
     satisfaction = _score_field(CRITERIA[4][1])
-    fault = SelectField("Whose fault was it?", choices=[("", "Choose")] + FAULTS, validate_choice=False)
+    fault = SelectField("Whose fault was it?", choices=[SelectChoice("", "Choose"), *FAULTS], validate_choice=False)
     root_cause = SelectField("Root cause", validate_choice=False)
     new_root_cause = StringField("Or a new root cause", description="Adds it to the list for everyone.")
     findings = TextAreaField("Findings (internal)", description="Never sent to the client or the worker.")
@@ -59,10 +60,12 @@ class AmendForm(ReviewForm):
 
 
 class CallForm(FlaskForm):
-    party = SelectField("Whom", choices=[(party, party.capitalize()) for party in CALL_PARTIES], validate_choice=False)
+    party = SelectField(
+        "Whom", choices=[SelectChoice(party, party.capitalize()) for party in CALL_PARTIES], validate_choice=False
+    )
     outcome = SelectField(
         "Outcome",
-        choices=[(outcome, outcome.replace("_", " ").capitalize()) for outcome in CALL_OUTCOMES],
+        choices=[SelectChoice(outcome, outcome.replace("_", " ").capitalize()) for outcome in CALL_OUTCOMES],
         validate_choice=False,
     )
     notes = TextAreaField("Notes")
@@ -86,7 +89,7 @@ class HypothesisForm(FlaskForm):
 class StatusForm(FlaskForm):
     status = SelectField(
         "Status",
-        choices=[(status.value, status.value.capitalize()) for status in HypothesisStatus],
+        choices=[SelectChoice(status.value, status.value.capitalize()) for status in HypothesisStatus],
         validate_choice=False,
     )
     note = TextAreaField("Note", validators=[Optional()])

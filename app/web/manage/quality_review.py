@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from wtforms.fields.choices import SelectChoice
 
 from app.accounts.models import User
 from app.billing.queries import order_postings
@@ -35,12 +36,16 @@ def _root_cause_choices(current: str | None = None) -> list[tuple[str, str]]:
     names = quality.root_cause_names()
     if current and current.lower() not in {name.lower() for name in names}:
         names.append(current)
-    return [("", "Choose")] + [(name, name) for name in names] + [(NEW_CAUSE, "Another one (type it below)")]
+    return [
+        SelectChoice("", "Choose"),
+        *(SelectChoice(name, name) for name in names),
+        SelectChoice(NEW_CAUSE, "Another one (type it below)"),
+    ]
 
 
 def _fill_choices(form: ReviewForm, current_cause: str | None = None) -> ReviewForm:
     form.root_cause.choices = _root_cause_choices(current_cause)
-    form.hypotheses.choices = [(h.id, h.sentence) for h in queries.hypothesis_choices()]
+    form.hypotheses.choices = [SelectChoice(h.id, h.sentence) for h in queries.hypothesis_choices()]
     return form
 
 
