@@ -372,7 +372,7 @@ EXPORT_COLUMNS = (
 
 
 def export_rows(date_from: date | None, date_to: date | None):
-    """One row per review created in the period (internal findings included: managers only)."""
+    """One row per review created in the period (no findings or messages: scores, fault, root cause)."""
     reviews = db.session.scalars(
         select(Review)
         .where(*period_conditions(Review.created_at, date_from, date_to))

@@ -73,7 +73,8 @@ def _time(value: str | None) -> datetime | None:
 
 
 def record_order_end(event_type: str, payload: dict, event_id: int) -> QueueItem | None:
-    """Keep the ended order's facts; a cancelled or failed order enters the queue once (US-200).
+    """Keep the ended order's facts; a cancelled or failed order enters the queue once (US-200),
+    dated when it ended (a late delivery does not make it look younger).
 
     Both writes are upserts on the order id, so a replay or a concurrent delivery adds nothing.
     Returns the queue item when this call created it.
@@ -108,7 +109,7 @@ def record_order_end(event_type: str, payload: dict, event_id: int) -> QueueItem
         return None
     item_id = db.session.scalar(
         insert(QueueItem)
-        .values(order_id=facts["order_id"], source="ended", entered_at=utcnow())
+        .values(order_id=facts["order_id"], source="ended", entered_at=facts["ended_at"])
         .on_conflict_do_nothing(index_elements=[QueueItem.order_id])
         .returning(QueueItem.id)
     )
@@ -349,11 +350,14 @@ def _hypotheses(data: ReviewInput, manager_id: int) -> list[Hypothesis]:
     return chosen
 
 
-def submit_review(item_id: int, manager_id: int, token: str, data: ReviewInput) -> tuple[Review, bool]:
+def submit_review(
+    item_id: int, manager_id: int, token: str, data: ReviewInput, *, notify: bool = True
+) -> tuple[Review, bool]:
     """Store the review of an item; (review, created). A resubmitted token returns the stored review.
 
     The item must be claimed by this manager (an unclaimed one is claimed here). The client and
-    the worker are mailed their messages through the outbox, once per review (US-305).
+    the worker are mailed their messages through the outbox, once per review (US-305); only the
+    demo's history (reviews "from last month") passes notify=False.
     """
     if not token or len(token) > 64:
         raise ValidationError(token="The form has expired: reload the page.")
@@ -391,7 +395,8 @@ def submit_review(item_id: int, manager_id: int, token: str, data: ReviewInput) 
     db.session.add(review)
     db.session.flush()
     publish("quality.review_completed", "quality_review", review.id, review_payload(review))
-    mail_results(review)
+    if notify:
+        mail_results(review)
     return review, True
 
 
