@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -153,18 +153,21 @@ def build_score_chart(weeks: list[queries.WeekRow], width: int = 720, height: in
     return ScoreChart(width, height, left, lines, bars, ticks, labels)
 
 
-def _dashboard_context() -> dict:
+def _dashboard_context(filters: queries.QueueFilters) -> dict:
+    """The chart covers the last twelve weeks; the tops cover the queue filter's period, or those weeks."""
     weeks = queries.weekly(CHART_WEEKS)
-    period_start = weeks[0].week if weeks else None
-    workers = queries.workers_with_most_ended(period_start, None)
+    period_start = filters.date_from or (weeks[0].week if weeks else None)
+    period_end = filters.date_to
+    workers = queries.workers_with_most_ended(period_start, period_end)
     return {
         "weeks": weeks,
         "chart": build_score_chart(weeks),
         "criteria": CRITERIA,
-        "root_causes": queries.top_root_causes(period_start, None),
+        "root_causes": queries.top_root_causes(period_start, period_end),
         "worst_workers": workers,
         "worker_names": contacts(worker_id for worker_id, _, _ in workers),
         "period_start": period_start,
+        "period_end": period_end,
     }
 
 
@@ -195,7 +198,7 @@ def _page(filters, audit_form: AuditForm | None = None, status: int = 200):
                     audits=queries.recent_audits(5),
                     audit_people=contacts(audit.picked_by_id for audit in queries.recent_audits(5)),
                     **context,
-                    **_dashboard_context(),
+                    **_dashboard_context(filters),
                 ),
                 status,
             )
@@ -219,7 +222,7 @@ def quality_claim(item_id: int):
         return redirect(url_for("managers.quality_queue"), code=303)
     except ValidationError:
         db.session.rollback()
-        return ("Not found", 404)
+        abort(404)
     db.session.commit()
     flash("The order is yours to review.", "success")
     return redirect(url_for("managers.quality_item", item_id=item_id), code=303)
@@ -229,16 +232,13 @@ def quality_claim(item_id: int):
 def quality_release(item_id: int):
     try:
         quality.release(item_id, current_user.id)
-    except quality.ClaimConflict as exc:
+    except (quality.ClaimConflict, quality.AlreadyReviewed) as exc:
         db.session.rollback()
         flash(" ".join(exc.errors.get("item", [])), "error")
         return redirect(url_for("managers.quality_item", item_id=item_id), code=303)
-    except ValidationError as exc:
+    except ValidationError:
         db.session.rollback()
-        if "item" in exc.errors and isinstance(exc, quality.AlreadyReviewed):
-            flash(" ".join(exc.errors["item"]), "error")
-            return redirect(url_for("managers.quality_item", item_id=item_id), code=303)
-        return ("Not found", 404)
+        abort(404)
     db.session.commit()
     flash("Released: another manager may take it.", "success")
     return redirect(url_for("managers.quality_queue"), code=303)

@@ -307,3 +307,27 @@ def test_quality_lists_have_no_n_plus_1(manager_browser, app, db, frozen_time, q
     add(2000, 20)
     many = [statements(url) for url in urls]
     assert many == few
+
+
+def test_quality_dashboard_shows_scores_root_causes_and_workers(manager_browser, db, frozen_time, quality_people):
+    client_user, worker, manager, _other, service = quality_people
+    for index, status in enumerate((S.FAILED, S.CANCELLED, S.FAILED)):
+        order = ended_order(client_user, service, worker, status=status, slot_index=index)
+        quality.submit_review(
+            _item(db, order.id).id,
+            manager.id,
+            f"d{index}",
+            quality.ReviewInput(
+                scores={"punctuality": 2 + index, "work_quality": 4, "communication": 4, "kit": 4, "satisfaction": 3},
+                fault="worker",
+                root_cause="Late arrival",
+                client_message="c",
+                worker_message="w",
+            ),
+        )
+    html = manager_browser.get("/manage/quality").get_data(as_text=True)
+    dashboard = html[html.index('id="dashboard"') :]
+    assert re.search(r"Late arrival <span class=\"badge\">3</span>", dashboard)
+    assert re.search(rf"{re.escape(worker.name)}</a></th>\s*<td class=\"num\" data-label=\"Failed\">2</td>", dashboard)
+    assert '<td class="num" data-label="Punctuality">3.00</td>' in dashboard, "the week's average of 2, 3 and 4"
+    assert 'class="score-line line-punctuality"' in dashboard or 'class="score-dot line-punctuality"' in dashboard
