@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from app.accounts.queries import contacts
+from app.accounts.queries import active_with_role, contacts
 from app.events import publish
 from app.extensions import db
 from app.notifications.services import queue_email
@@ -617,6 +617,9 @@ def add_note(hypothesis_id: int, manager_id: int, text: str) -> HypothesisEntry:
 
 
 def set_owner(hypothesis_id: int, manager_id: int, owner_id: int | None) -> HypothesisEntry | None:
+    """Give the hypothesis to another manager (or nobody); recorded with who and when."""
+    if owner_id is not None and owner_id not in {person.id for person in active_with_role("manager")}:
+        raise ValidationError(owner="Choose an active manager.")
     hypothesis = _locked_hypothesis(hypothesis_id)
     if hypothesis.owner_id == owner_id:
         return None

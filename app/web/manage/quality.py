@@ -181,7 +181,15 @@ def _service_types() -> list[tuple[int, str]]:
 def _audit_form(form: AuditForm | None = None) -> AuditForm:
     form = form or AuditForm(formdata=None)
     form.service_type.choices = [SelectChoice(0, "Any"), *(SelectChoice(id_, name) for id_, name in _service_types())]
+    form.worker.choices = [SelectChoice(0, "Any"), *(SelectChoice(id_, name) for id_, name in _known_workers())]
     return form
+
+
+def _known_workers() -> list[tuple[int, str]]:
+    """Workers of the ended orders the quality service knows, by name, for the filter menus."""
+    _services, worker_ids = queries.known_filter_options()
+    names = contacts(worker_ids)
+    return sorted(((worker_id, names[worker_id].name) for worker_id in names), key=lambda pair: pair[1].lower())
 
 
 def _page(filters, audit_form: AuditForm | None = None, status: int = 200):
@@ -194,6 +202,7 @@ def _page(filters, audit_form: AuditForm | None = None, status: int = 200):
                 render_template(
                     "manage/quality/index.html",
                     service_types=_service_types(),
+                    workers=_known_workers(),
                     audit_form=_audit_form(audit_form),
                     audits=queries.recent_audits(5),
                     audit_people=contacts(audit.picked_by_id for audit in queries.recent_audits(5)),

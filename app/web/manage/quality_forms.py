@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -77,7 +76,7 @@ class AuditForm(FlaskForm):
     date_from = DateField("Ended from", validators=[Optional()])
     date_to = DateField("to", validators=[Optional()])
     service_type = SelectField("Service type", coerce=int, validate_choice=False, validators=[Optional()])
-    worker = IntegerField("Worker id", validators=[Optional()])
+    worker = SelectField("Worker", coerce=int, validate_choice=False, validators=[Optional()])
 
 
 class HypothesisForm(FlaskForm):
@@ -97,3 +96,7 @@ class StatusForm(FlaskForm):
 
 class NoteForm(FlaskForm):
     text = TextAreaField("Note")
+
+
+class OwnerForm(FlaskForm):
+    owner = SelectField("Owner", coerce=int, validate_choice=False)

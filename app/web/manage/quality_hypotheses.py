@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
-from app.accounts.queries import contacts
+from app.accounts.queries import active_with_role, contacts
 from app.extensions import db
 from app.platform.validation import ValidationError
 from app.quality import queries
@@ -17,7 +18,7 @@ from app.quality import services as quality
 from app.quality.models import Hypothesis, HypothesisStatus
 from app.web.core.forms import apply_errors
 from app.web.manage.blueprint import bp
-from app.web.manage.quality_forms import HypothesisForm, NoteForm, StatusForm
+from app.web.manage.quality_forms import HypothesisForm, NoteForm, OwnerForm, StatusForm
 
 STATUSES = [status.value for status in HypothesisStatus]
 
@@ -73,13 +74,19 @@ def _page(hypothesis_id: int, status: int = 200, **forms):
         {hypothesis.owner_id, hypothesis.created_by_id}
         | {entry.by_id for entry in entries}
         | {review.reviewer_id for review in reviews}
+        | {int(entry.text) for entry in entries if entry.kind == "owner" and entry.text.isdigit()}
     )
     status_form = forms.get("status_form") or StatusForm(formdata=None)
     if status_form.status.data is None:
         status_form.status.data = hypothesis.status
+    owner_form = forms.get("owner_form") or OwnerForm(formdata=None)
+    _owner_choices(owner_form)
+    if owner_form.owner.data is None:
+        owner_form.owner.data = hypothesis.owner_id or 0
     return (
         render_template(
             "manage/quality/hypothesis.html",
+            owner_form=owner_form,
             row=row,
             hypothesis=hypothesis,
             reviews=reviews,
@@ -90,6 +97,14 @@ def _page(hypothesis_id: int, status: int = 200, **forms):
         ),
         status,
     )
+
+
+def _owner_choices(form: OwnerForm) -> OwnerForm:
+    form.owner.choices = [
+        SelectChoice(0, "Nobody"),
+        *(SelectChoice(person.id, person.name) for person in active_with_role("manager")),
+    ]
+    return form
 
 
 @bp.route("/quality/hypotheses/<int:hypothesis_id>")
@@ -134,4 +149,16 @@ def quality_hypothesis_note(hypothesis_id: int):
         "note_form",
         lambda: quality.add_note(hypothesis_id, current_user.id, form.text.data or ""),
         "Note added.",
+    )
+
+
+@bp.route("/quality/hypotheses/<int:hypothesis_id>/owner", methods=["POST"])
+def quality_hypothesis_owner(hypothesis_id: int):
+    form = _owner_choices(OwnerForm())
+    return _act(
+        hypothesis_id,
+        form,
+        "owner_form",
+        lambda: quality.set_owner(hypothesis_id, current_user.id, form.owner.data or None),
+        "Owner recorded.",
     )

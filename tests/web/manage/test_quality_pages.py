@@ -331,3 +331,18 @@ def test_quality_dashboard_shows_scores_root_causes_and_workers(manager_browser,
     assert re.search(rf"{re.escape(worker.name)}</a></th>\s*<td class=\"num\" data-label=\"Failed\">2</td>", dashboard)
     assert '<td class="num" data-label="Punctuality">3.00</td>' in dashboard, "the week's average of 2, 3 and 4"
     assert 'class="score-line line-punctuality"' in dashboard or 'class="score-dot line-punctuality"' in dashboard
+
+
+def test_us210_a_hypothesis_changes_owner_with_history(manager_browser, db, frozen_time, quality_people):
+    _client, worker, manager, other, _service = quality_people
+    hypothesis = quality.create_hypothesis(manager.id, "rotate the kit checks", "fewer gaps", "fresh eyes")
+    url = f"/manage/quality/hypotheses/{hypothesis.id}"
+    token = csrf_token(manager_browser, url)
+    assert manager_browser.post(f"{url}/owner", data={"csrf_token": token, "owner": str(other.id)}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Hypothesis, hypothesis.id).owner_id == other.id
+    assert f"gave it to {other.name}" in manager_browser.get(url).get_data(as_text=True)
+    refused = manager_browser.post(f"{url}/owner", data={"csrf_token": token, "owner": str(worker.id)})
+    assert refused.status_code == 422 and "Choose an active manager." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Hypothesis, hypothesis.id).owner_id == other.id
