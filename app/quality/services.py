@@ -115,8 +115,7 @@ def record_order_end(event_type: str, payload: dict, event_id: int) -> QueueItem
     )
     if item_id is None:
         return None
-    db.session.expire_all()
-    return db.session.get(QueueItem, item_id)
+    return db.session.get(QueueItem, item_id, populate_existing=True)
 
 
 # ---------------------------------------------------------------- claims
