@@ -120,6 +120,9 @@ class BaseConfig:
     # Work younger than this is left to the enqueue that follows its commit.
     SWEEP_GRACE_SECONDS = env_float("SWEEP_GRACE_SECONDS", 5)
 
+    # Quality: queue items waiting longer than this are highlighted (US-200).
+    QUALITY_STALE_DAYS = env_int("QUALITY_STALE_DAYS", 3)
+
     # Orders: the company's time zone and working hours (slots are offered inside them).
     COMPANY_TIMEZONE = env("COMPANY_TIMEZONE", "UTC")
     WORKING_HOURS = env("WORKING_HOURS", "08:00-20:00")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
@@ -303,3 +303,30 @@ def breakdown_lines(invoice: Invoice) -> list[tuple[str, str]]:
     if late:
         lines.append(("From earlier periods", f"{late} posted after their own period closed"))
     return lines
+
+
+@dataclass(frozen=True)
+class OrderPosting:
+    """One money movement of an order: the client's charge, the worker's earning or fine."""
+
+    kind: str  # charge | earning | fine | other
+    description: str
+    amount_cents: int
+    occurred_at: datetime
+
+
+def order_postings(order_id: int) -> list[OrderPosting]:
+    """What the order charged, earned and fined (its ledger transactions), oldest first, one statement."""
+    amount = func.sum(case((LedgerEntry.amount_cents > 0, LedgerEntry.amount_cents), else_=0))
+    rows = db.session.execute(
+        select(LedgerTransaction.idempotency_key, LedgerTransaction.description, LedgerTransaction.occurred_at, amount)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .where(LedgerTransaction.order_id == order_id)
+        .group_by(LedgerTransaction.id)
+        .order_by(LedgerTransaction.occurred_at, LedgerTransaction.id)
+    ).all()
+    postings = []
+    for key, description, occurred_at, cents in rows:
+        kind = key.rsplit(":", 1)[-1] if key.startswith(f"order:{order_id}:") else "other"
+        postings.append(OrderPosting(kind, description, int(cents or 0), occurred_at))
+    return postings

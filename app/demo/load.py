@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from app.accounts import services as accounts
+from app.demo import quality as quality_demo
 from app.demo.data import (
     CLIENTS,
     DEMO_PASSWORD,
@@ -64,6 +65,9 @@ def load_demo() -> bool:
         created = True
     if not _has_billing_history():
         _load_billing_history()
+        created = True
+    if quality_demo.missing():
+        quality_demo.load()
         created = True
     return created
 

@@ -26,6 +26,7 @@ PEOPLE_KEYS = ("client_id", "worker_id", "previous_worker_id", "by_user_id")
 
 @dataclass(frozen=True)
 class Entry:
+    event_id: int
     at: datetime
     type: str  # the event type, e.g. order.matched
     kind: str  # the step without its prefix, for the CSS class
@@ -49,7 +50,7 @@ def order_timeline(order_id: int, audience: Audience, viewer_id: int | None = No
     for event in events:
         text = _for_manager(event, names) if audience == "manager" else _for_client(event, names, viewer_id)
         if text:
-            entries.append(Entry(event.created_at, event.type, event.type.removeprefix("order."), text))
+            entries.append(Entry(event.id, event.created_at, event.type, event.type.removeprefix("order."), text))
     return entries
 
 

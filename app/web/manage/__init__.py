@@ -8,6 +8,9 @@ from app.web.manage import (  # importing the view modules registers their route
     orders,
     outbox,
     people,
+    quality,
+    quality_hypotheses,
+    quality_review,
     service_types,
     worker_detail,
 )
@@ -22,6 +25,9 @@ __all__ = [
     "orders",
     "outbox",
     "people",
+    "quality",
+    "quality_hypotheses",
+    "quality_review",
     "service_types",
     "worker_detail",
 ]
