@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from app.accounts import services as accounts
 from app.extensions import db
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.models import Order
 from app.platform.queues import enqueue
@@ -49,7 +50,7 @@ def wait_for(app, check, what: str, timeout: float = 45):
 def matched_order(app, live_stack):
     """A matched order of Tom's, assigned to Whiskers; its slot then passes without a check-in."""
     with app.app_context():
-        service = orders.save_service_type(None, name="Window cleaning", skills="cleaning", consumables="bucket")
+        service = service_types.save_service_type(None, name="Window cleaning", skills="cleaning", consumables="bucket")
         client = accounts.create_client("tom.q@example.com", "Tom Tester", "1 Yarn Street", invite=False)
         worker = accounts.create_worker(
             "whiskers.q@example.com", "Whiskers", 3, "Tabby", "grey", ["cleaning"], [], invite=False
@@ -67,8 +68,11 @@ def test_a_no_show_is_reviewed_and_both_parties_get_the_result(app, live_stack, 
     order_id = matched_order
     with app.app_context():
         past = datetime.now(UTC) - timedelta(hours=3)
+        # The kit was issued and nobody came: a no-show (without the kit it would be the company's failure).
         db.session.execute(
-            update(Order).where(Order.id == order_id).values(slot_start=past, slot_end=past + timedelta(hours=2))
+            update(Order)
+            .where(Order.id == order_id)
+            .values(slot_start=past, slot_end=past + timedelta(hours=2), status="kit_issued")
         )
         db.session.commit()
         enqueue("default", "app.orders.jobs.fail_no_shows")
