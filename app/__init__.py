@@ -12,7 +12,7 @@ from app.config import BaseConfig, ProductionConfig, config_from_env
 from app.platform import jobs
 
 # The domain packages, each with its own tables in `models.py`.
-DOMAINS = ("accounts", "events", "notifications", "orders", "matching", "supplies", "billing")
+DOMAINS = ("accounts", "events", "notifications", "orders", "matching", "supplies", "billing", "tote")
 
 
 # Modules that register event consumers, and those that register periodic jobs and sweepers.
@@ -22,6 +22,7 @@ EVENT_CONSUMERS = (
     "app.notifications.consumers",
     "app.notifications.order_mail",
     "app.supplies.consumers",
+    "app.tote.consumers",
 )
 JOB_MODULES = (
     "app.platform.sweep",
