@@ -81,6 +81,8 @@ class Bet(db.Model):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Withdrawn by the tote, not the bettor: placed after the check-in whose event was still on its way.
+    void: Mapped[bool] = mapped_column(default=False)
     payout_cents: Mapped[int | None] = mapped_column(BigInteger)  # set once, at settlement
 
     pool: Mapped[Pool] = relationship(back_populates="bets")

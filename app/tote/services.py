@@ -105,15 +105,38 @@ def note_order(payload: dict, at: datetime) -> Pool:
 
 
 def close_pool(payload: dict, at: datetime) -> Pool:
-    """The order checked in: no more bets, whatever time it is."""
+    """The order checked in at `at`: no more bets, and any bet placed at or after that moment
+    (while the event was on its way) is void, its stake returned."""
     pool = ensure_pool(payload, at)
     if pool.status == PoolStatus.OPEN:
         pool.status = PoolStatus.CLOSED
         pool.closed_at = at
         pool.closes_at = min(pool.closes_at, at)
+        _void_late_bets(pool)
     pool.order_status = payload.get("status") or pool.order_status
     db.session.flush()
     return pool
+
+
+def _void_late_bets(pool: Pool) -> None:
+    late = db.session.scalars(
+        select(Bet).where(Bet.pool_id == pool.id, Bet.withdrawn_at.is_(None), Bet.placed_at >= pool.closes_at)
+    ).all()
+    for bet in late:
+        bet.withdrawn_at = bet.placed_at
+        bet.void = True
+        ledger.post(
+            f"tote:bet:{bet.id}:withdrawal",
+            TransactionKind.WITHDRAWAL,
+            f"Bet on order #{pool.order_id} void: placed after betting closed; stake returned",
+            pool.closes_at,
+            [
+                (ledger.account_id(AccountKind.BETTOR, bet.bettor_id), bet.amount_cents),
+                (ledger.account_id(AccountKind.STAKES), -bet.amount_cents),
+            ],
+            pool_id=pool.id,
+        )
+    db.session.flush()
 
 
 def is_open(pool: Pool, now: datetime | None = None) -> bool:
@@ -214,6 +237,8 @@ def settle_pool(payload: dict, outcome: Outcome, at: datetime, event_id: int | N
     existing = db.session.get(Settlement, pool.id)
     if existing is not None:
         return existing
+    pool.closes_at = min(pool.closes_at, at)
+    _void_late_bets(pool)
     bets = list(
         db.session.scalars(
             select(Bet).where(Bet.pool_id == pool.id, Bet.withdrawn_at.is_(None)).order_by(Bet.placed_at, Bet.id)
@@ -250,7 +275,6 @@ def settle_pool(payload: dict, outcome: Outcome, at: datetime, event_id: int | N
     pool.outcome = outcome
     pool.settled_at = at
     pool.closed_at = pool.closed_at or at
-    pool.closes_at = min(pool.closes_at, at)
     pool.order_status = payload.get("status") or outcome
     db.session.flush()
     _mail_results(pool, settlement, bets)

@@ -57,6 +57,7 @@ def upgrade():
     sa.Column('amount_cents', sa.BigInteger(), nullable=False),
     sa.Column('placed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('void', sa.Boolean(), nullable=False),
     sa.Column('payout_cents', sa.BigInteger(), nullable=True),
     sa.CheckConstraint("outcome IN ('completed', 'cancelled', 'failed')", name=op.f('ck_tote_bets_outcome_known')),
     sa.CheckConstraint('amount_cents > 0', name=op.f('ck_tote_bets_amount_positive')),

@@ -39,7 +39,9 @@ def payload(order_id: int, event_type: str, slot: datetime = SLOT, **extra) -> d
 
 def order_event(order_id: int, event_type: str, slot: datetime = SLOT, at: datetime | None = None, run=True):
     """Publish an order event (dated `at`) and deliver it to the tote; returns the event."""
-    event = publish(event_type, "order", order_id, payload(order_id, event_type, slot), at=at or NOW, deliver=False)
+    if at is None:  # the request now, anything later a little after the test's bets
+        at = NOW if event_type == "order.requested" else NOW + timedelta(hours=2)
+    event = publish(event_type, "order", order_id, payload(order_id, event_type, slot), at=at, deliver=False)
     if run:
         deliver("tote", "order", str(order_id))
     return event

@@ -285,3 +285,15 @@ def test_a_second_settlement_row_is_refused_by_the_database(db):
                 ),
                 {"id": pool.id},
             )
+
+
+def test_us290_a_bet_placed_after_the_check_in_but_before_its_event_arrived_is_void(db, ann, bob):
+    pool = open_pool(122)
+    bet(ann, pool, "completed", "10", at=NOW)
+    late = bet(bob, pool, "failed", "10", at=NOW + timedelta(minutes=30))  # the check-in was at +20 min
+    order_event(122, "order.started", at=NOW + timedelta(minutes=20))
+    db.session.refresh(late)
+    assert late.void and late.withdrawn_at is not None
+    assert balance(bob) == 0
+    order_event(122, "order.completed")
+    assert db.session.get(Settlement, pool.id).pot_cents == 10_00
