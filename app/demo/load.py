@@ -64,6 +64,11 @@ def load_demo() -> bool:
     if not _has_billing_history():
         _load_billing_history()
         created = True
+    from app.demo import tote
+
+    if tote.needed():
+        tote.load_tote()
+        created = True
     return created
 
 
