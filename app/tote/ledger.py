@@ -42,6 +42,26 @@ def account_id(kind: AccountKind, user_id: int | None = None) -> int:
     return db.session.scalar(select(ToteAccount.id).where(*where))
 
 
+def bettor_account_ids(user_ids) -> dict[int, int]:
+    """{user id: their account id} for many bettors in two statements (accounts made as needed)."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    query = select(ToteAccount.user_id, ToteAccount.id).where(
+        ToteAccount.kind == AccountKind.BETTOR, ToteAccount.user_id.in_(wanted)
+    )
+    found = dict(db.session.execute(query).all())
+    missing = [user_id for user_id in wanted if user_id not in found]
+    if missing:
+        db.session.execute(
+            insert(ToteAccount)
+            .values([{"kind": AccountKind.BETTOR, "user_id": user_id} for user_id in missing])
+            .on_conflict_do_nothing(index_elements=["kind", "user_id"])
+        )
+        found = dict(db.session.execute(query).all())
+    return found
+
+
 def post(
     key: str,
     kind: str,

@@ -253,7 +253,8 @@ def settle_pool(payload: dict, outcome: Outcome, at: datetime, event_id: int | N
     if pot:
         entries = [(ledger.account_id(AccountKind.STAKES), -pot)]
         if winners:
-            entries += [(ledger.account_id(AccountKind.BETTOR, bet.bettor_id), payouts[bet.id]) for bet in winners]
+            accounts = ledger.bettor_account_ids(bet.bettor_id for bet in winners)
+            entries += [(accounts[bet.bettor_id], payouts[bet.id]) for bet in winners]
             description = f"Order #{pool.order_id} {outcome}: pot of {pot / 100:.2f} shared by {len(winners)} bet(s)"
         else:
             entries.append((ledger.account_id(AccountKind.HOUSE), pot))
