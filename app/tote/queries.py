@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
 from app.extensions import db
@@ -225,6 +225,7 @@ def transfers_of(user_id: int | None = None, limit: int = 50) -> list[TransferLi
     query = (
         select(ToteTransaction)
         .where(ToteTransaction.kind == TransactionKind.TRANSFER)
+        .options(selectinload(ToteTransaction.created_by))
         .order_by(ToteTransaction.occurred_at.desc(), ToteTransaction.id.desc())
         .limit(limit)
     )

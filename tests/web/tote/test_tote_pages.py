@@ -251,3 +251,24 @@ def test_us280_non_bettors_are_refused_everywhere(client, ann, future_slot, role
     for url, data in posts:
         assert client.post(url, data={**data, "csrf_token": token}).status_code == 403, url
     assert count_bets() == 1
+
+
+def _settled_history(first_order: int, count: int, ann, bob, slot):
+    for order_id in range(first_order, first_order + count):
+        pool = open_pool(order_id, slot)
+        services.place_bet(ann, pool.id, "completed", "2")
+        services.place_bet(bob, pool.id, "failed", "1")
+        order_event(order_id, "order.completed", slot, at=utcnow())
+        services.record_transfer(bob, bob.id, ann.id, 1_00, key=f"history-{order_id}")
+
+
+@pytest.mark.parametrize("url", ["/tote/my", "/tote/settle-up", "/tote/leaderboard?period=all"])
+def test_list_pages_run_a_fixed_number_of_statements(client, ann, bob, future_slot, url):
+    login(client, ann)
+    _settled_history(370, 2, ann, bob, future_slot)
+    with count_statements(database.engine) as few:
+        assert client.get(url).status_code == 200
+    _settled_history(372, 6, ann, bob, future_slot)
+    with count_statements(database.engine) as many:
+        assert client.get(url).status_code == 200
+    assert many[0] == few[0]
