@@ -72,6 +72,12 @@ class Bet(db.Model):
         CheckConstraint("payout_cents IS NULL OR payout_cents >= 0", name="payout_not_negative"),
         Index("ix_tote_bets_pool", "pool_id", "outcome"),
         Index("ix_tote_bets_bettor", "bettor_id", "placed_at"),
+        # Bets still in play (not withdrawn, not settled: settlement sets every payout, 0 for a loss).
+        Index(
+            "ix_tote_bets_in_play",
+            "bettor_id",
+            postgresql_where="payout_cents IS NULL AND withdrawn_at IS NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -167,15 +167,21 @@ def leaderboard(since: datetime | None = None, until: datetime | None = None) ->
     return sorted(rows, key=lambda row: (-row.net_cents, row.name))
 
 
-def open_stakes() -> dict[int, int]:
-    """{bettor id: cents in bets not withdrawn on pools not settled yet}."""
-    rows = db.session.execute(
+def open_stakes(user_id: int | None = None) -> dict[int, int]:
+    """{bettor id: cents in bets still in play} (not withdrawn, pool not settled), for one or all."""
+    query = (
         select(Bet.bettor_id, func.sum(Bet.amount_cents))
-        .join(Pool)
-        .where(Bet.withdrawn_at.is_(None), Pool.status != PoolStatus.SETTLED)
+        .where(Bet.payout_cents.is_(None), Bet.withdrawn_at.is_(None))
         .group_by(Bet.bettor_id)
-    ).all()
-    return {bettor_id: int(total) for bettor_id, total in rows}
+    )
+    if user_id is not None:
+        query = query.where(Bet.bettor_id == user_id)
+    return {bettor_id: int(total) for bettor_id, total in db.session.execute(query).all()}
+
+
+def my_position(user_id: int) -> int:
+    """What one bettor is up or down from settled pools and transfers (their settle-up position)."""
+    return balance_of(user_id) + open_stakes(user_id).get(user_id, 0)
 
 
 def positions() -> dict[int | str, int]:

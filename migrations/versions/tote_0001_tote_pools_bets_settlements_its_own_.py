@@ -68,6 +68,7 @@ def upgrade():
     )
     op.create_index('ix_tote_bets_bettor', 'tote_bets', ['bettor_id', 'placed_at'], unique=False)
     op.create_index('ix_tote_bets_pool', 'tote_bets', ['pool_id', 'outcome'], unique=False)
+    op.create_index('ix_tote_bets_in_play', 'tote_bets', ['bettor_id'], unique=False, postgresql_where='payout_cents IS NULL AND withdrawn_at IS NULL')
     op.create_table('tote_settlements',
     sa.Column('pool_id', sa.Integer(), nullable=False),
     sa.Column('outcome', sa.String(length=10), nullable=False),
@@ -162,6 +163,7 @@ def downgrade():
     op.drop_table('tote_transactions')
     op.drop_table('tote_settlements')
     op.drop_index('ix_tote_bets_pool', table_name='tote_bets')
+    op.drop_index('ix_tote_bets_in_play', table_name='tote_bets', postgresql_where='payout_cents IS NULL AND withdrawn_at IS NULL')
     op.drop_index('ix_tote_bets_bettor', table_name='tote_bets')
     op.drop_table('tote_bets')
     op.drop_index('uq_tote_accounts_house_kind', table_name='tote_accounts', postgresql_where='user_id IS NULL')

@@ -44,8 +44,7 @@ def home():
     return render_template(
         "tote/home.html",
         **context,
-        position=queries.positions().get(current_user.id, 0),
-        open_stakes=queries.open_stakes().get(current_user.id, 0),
+        open_stakes=queries.open_stakes(current_user.id).get(current_user.id, 0),
         pot=queries.developers_pot(),
     )
 

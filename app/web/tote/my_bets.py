@@ -24,7 +24,7 @@ def my_bets():
         has_next=has_next,
         page=page,
         balance=queries.balance_of(current_user.id),
-        position=queries.positions().get(current_user.id, 0),
+        position=queries.my_position(current_user.id),
         now=utcnow(),
         is_open=services.is_open,
     )
