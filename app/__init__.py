@@ -12,7 +12,7 @@ from app.config import BaseConfig, ProductionConfig, config_from_env
 from app.platform import jobs
 
 # The domain packages, each with its own tables in `models.py`.
-DOMAINS = ("accounts", "events", "notifications", "orders", "matching", "supplies", "billing", "quality")
+DOMAINS = ("accounts", "events", "notifications", "orders", "matching", "supplies", "billing", "quality", "tote")
 
 
 # Modules that register event consumers, and those that register periodic jobs and sweepers.
@@ -23,6 +23,7 @@ EVENT_CONSUMERS = (
     "app.notifications.order_mail",
     "app.supplies.consumers",
     "app.quality.consumers",
+    "app.tote.consumers",
 )
 # Modules that provide a query to a domain that may not import them (billing's paid total to pricing).
 PROVIDER_MODULES = ("app.billing.statements",)

@@ -68,6 +68,10 @@ def load_demo() -> bool:
         created = True
     if quality_demo.missing():
         quality_demo.load()
+    from app.demo import tote
+
+    if tote.needed():
+        tote.load_tote()
         created = True
     return created
 

@@ -11,6 +11,7 @@ import re
 
 AMOUNT = re.compile(r"^(?P<sign>[+-]?)(?P<units>\d+)(?:[.,](?P<cents>\d{1,2}))?$")
 MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-"})
+MAX_UNITS_DIGITS = 12  # far beyond any real amount, well inside a BIGINT of cents
 
 
 class AmountError(ValueError):
@@ -32,7 +33,9 @@ def parse_amount(text: str | None, *, allow_negative: bool = False, maximum_cent
     if not cleaned:
         raise AmountError("Enter an amount, e.g. 12.50.")
     if "." in cleaned and "," in cleaned:
-        raise AmountError(f"{text.strip()} can be read two ways: write it without thousands separators, e.g. 1234.50.")
+        raise AmountError(
+            f"{text.strip()} could be read two ways: write it without thousands separators, e.g. 1234.50."
+        )
     separators = cleaned.count(".") + cleaned.count(",")
     if separators == 1 and re.search(r"[.,]\d{3,}$", cleaned):
         raise AmountError(
@@ -42,6 +45,8 @@ def parse_amount(text: str | None, *, allow_negative: bool = False, maximum_cent
     match = AMOUNT.match(cleaned)
     if match is None:
         raise AmountError("Enter an amount in units with at most two decimals, e.g. 12.50 or 12,50.")
+    if len(match["units"].lstrip("0")) > MAX_UNITS_DIGITS:
+        raise AmountError("That amount is too large.")
     cents = int(match["units"]) * 100 + int((match["cents"] or "0").ljust(2, "0"))
     if match["sign"] == "-":
         if not allow_negative:

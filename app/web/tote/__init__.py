@@ -1,8 +1,11 @@
-"""The bettor"s pages under /tote."""
+"""The bettors' pages under /tote (US-280, US-281, US-290): the live board, pools and bets, my
+bets, the leaderboard and the settle-up."""
 
 from app.web.tote import (  # importing the view modules registers their routes
-    routes,
+    board,
+    my_bets,
+    standings,
 )
 from app.web.tote.blueprint import bp
 
-__all__ = ["bp", "routes"]
+__all__ = ["board", "bp", "my_bets", "standings"]
