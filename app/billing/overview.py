@@ -135,3 +135,38 @@ def run_is_stale(run: BillingRun, now: datetime | None = None) -> bool:
 def sandbox_setting() -> SandboxSetting | None:
     """The sandbox provider's settings row, if any (read only; the providers module owns writes)."""
     return db.session.scalar(select(SandboxSetting).order_by(SandboxSetting.id).limit(1))
+
+
+def _counted(values: list, noun: str, done: str, none: str) -> str:
+    if not values:
+        return none
+    return f"{len(values)} {noun}{'s' if len(values) != 1 else ''} {done} ({_dates(values)})"
+
+
+def _dates(values: list) -> str:
+    days = sorted(str(value) for value in values)
+    if not days:
+        return ""
+    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+
+
+def run_summary_text(summary: dict | None) -> str:
+    """A run's summary in words for people: counts and date ranges, never a Python list."""
+    summary = dict(summary or {})
+    parts = []
+    periods = summary.pop("periods", None)
+    if periods is not None:
+        parts.append(_counted(periods, "period", "billed", "no period due"))
+    days = summary.pop("days", None)
+    if days is not None:
+        parts.append(_counted(days, "day", "closed", "no day to close"))
+    for key, value in summary.items():
+        label = key.replace("_", " ")
+        if isinstance(value, list | tuple):
+            parts.append(f"{label}: {len(value)}")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if value:
+                parts.append(f"{value} {label}")
+        elif value not in (None, "", False):
+            parts.append(f"{label}: {value}")
+    return "; ".join(parts) if parts else "nothing to do"

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_login import current_user
 
 from app.billing.models import InvoiceStatus, RunKind, TransactionKind
+from app.billing.overview import run_summary_text
 from app.billing.queries import breakdown_lines
 from app.notifications.models import EmailStatus
 from app.orders.models import OrderStatus
@@ -49,6 +50,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.globals["role_homes"] = role_homes
     app.jinja_env.globals["invoice_breakdown"] = breakdown_lines
+    app.jinja_env.globals["run_summary"] = run_summary_text
     app.jinja_env.globals["failure_reasons"] = FAILURE_REASONS
     app.jinja_env.globals["checkin_opens_at"] = checkin_opens_at
     # Statuses and kinds with their labels, so templates never spell a label again.

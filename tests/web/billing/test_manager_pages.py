@@ -383,3 +383,22 @@ def test_chart_axis_is_labelled_in_units(db, people, manager):
     svg = re.search(r"<svg.*?</svg>", manager.get("/manage/billing").get_data(as_text=True), re.S).group(0)
     ticks = re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', svg)
     assert ticks == ["0", "125", "250", "375", "500"]
+
+
+@pytest.mark.parametrize(
+    ("summary", "words"),
+    [
+        (
+            {"periods": ["2026-10-26", "2026-11-02"], "invoices": 12, "paid": 10, "failed": 2},
+            "2 periods billed (2026-10-26 to 2026-11-02); 12 invoices; 10 paid; 2 failed",
+        ),
+        ({"periods": [], "invoices": 0}, "no period due"),
+        ({"days": ["2026-11-17"]}, "1 day closed (2026-11-17)"),
+        ({}, "nothing to do"),
+    ],
+)
+def test_run_summaries_are_worded_for_people(summary, words):
+    from app.billing.overview import run_summary_text
+
+    assert run_summary_text(summary) == words
+    assert "[" not in run_summary_text(summary)
