@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import (
@@ -393,13 +393,18 @@ def user_for_api_token(token: str) -> User | None:
 # ---------------------------------------------------------------- listing
 
 
-def users_with_role_page(role: str, page: int, per_page: int, options: Iterable = ()) -> tuple[list[User], bool]:
-    """One page of the people with `role`, newest first: (users, has_next)."""
-    return fetch_page(
-        select(User).join(UserRole).where(UserRole.role == role).options(*options).order_by(User.id.desc()),
-        page,
-        per_page,
-    )
+def users_with_role_page(
+    role: str, page: int, per_page: int, options: Iterable = (), search: str = ""
+) -> tuple[list[User], bool]:
+    """One page of the people with `role`, newest first, optionally those whose name or email
+    contains `search`: (users, has_next)."""
+    query = select(User).join(UserRole).where(UserRole.role == role)
+    if search.strip():
+        term = search.strip()
+        query = query.where(
+            or_(User.name.icontains(term, autoescape=True), User.email.icontains(term, autoescape=True))
+        )
+    return fetch_page(query.options(*options).order_by(User.id.desc()), page, per_page)
 
 
 def count_users_with_role(role: str) -> int:

@@ -80,7 +80,10 @@ def _people_page(role: str):
     elif request.method == "POST":
         status = 422
     page, per_page = page_args()
-    people, has_next = accounts.users_with_role_page(role, page, per_page, options=[selectinload(kind["profile"])])
+    search = request.args.get("q", "").strip()[:120]
+    people, has_next = accounts.users_with_role_page(
+        role, page, per_page, options=[selectinload(kind["profile"])], search=search
+    )
     return (
         render_template(
             f"manage/{role}s.html",
@@ -89,6 +92,7 @@ def _people_page(role: str):
             people=people,
             page=page,
             has_next=has_next,
+            q=search,
             total=accounts.count_users_with_role(role),
         ),
         status,

@@ -164,3 +164,13 @@ def test_people_lists_have_no_n_plus_1(manager_client, db, url, factory):
     many = _statements_for(manager_client, url)
     assert few > 0
     assert many == few, f"{url}: {few} statements with 3 people, {many} with 30"
+
+
+@pytest.mark.parametrize(("url", "factory"), [("/manage/clients", ClientFactory), ("/manage/workers", WorkerFactory)])
+def test_people_lists_search_by_name_or_email(manager_client, db, url, factory):
+    factory(name="Zelda Zebra", email="zelda@example.com")
+    factory(name="Other Person", email="someone@example.com")
+    html = manager_client.get(url, query_string={"q": "zebra"}).get_data(as_text=True)
+    assert "Zelda Zebra" in html and "Other Person" not in html
+    assert "Zelda Zebra" in manager_client.get(url, query_string={"q": "ZELDA@"}).get_data(as_text=True)
+    assert "No " in manager_client.get(url, query_string={"q": "%_nobody"}).get_data(as_text=True)
