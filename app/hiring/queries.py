@@ -1,0 +1,72 @@
+"""Read models of the managers' hiring board: confirmed applications only (US-081: nothing
+unconfirmed, so nothing a flood writes, ever reaches it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.hiring.models import Application, HiringTest, Stage, Vacancy
+
+
+def _conditions(vacancy_id: int | None, search: str) -> list:
+    conditions = [Application.stage != Stage.UNCONFIRMED]
+    if vacancy_id:
+        conditions.append(Application.vacancy_id == vacancy_id)
+    if search:
+        conditions.append(
+            or_(
+                Application.name.icontains(search, autoescape=True),
+                Application.email.icontains(search, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def stage_counts(vacancy_id: int | None = None, search: str = "") -> dict[str, int]:
+    rows = db.session.execute(
+        select(Application.stage, func.count()).where(*_conditions(vacancy_id, search)).group_by(Application.stage)
+    )
+    return dict(rows.all())
+
+
+def board_page(
+    stage: str, vacancy_id: int | None, search: str, page: int, per_page: int
+) -> tuple[list[Application], bool]:
+    conditions = _conditions(vacancy_id, search)
+    if stage:
+        conditions.append(Application.stage == stage)
+    rows = list(
+        db.session.scalars(
+            select(Application)
+            .options(joinedload(Application.vacancy))
+            .where(*conditions)
+            .order_by(Application.updated_at.desc(), Application.id.desc())
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return rows[:per_page], len(rows) > per_page
+
+
+def all_vacancies() -> list[Vacancy]:
+    return list(db.session.scalars(select(Vacancy).order_by(Vacancy.is_open.desc(), Vacancy.title)))
+
+
+def all_tests() -> list[HiringTest]:
+    return list(db.session.scalars(select(HiringTest).order_by(HiringTest.name)))
+
+
+def known_traits() -> list[str]:
+    """The traits vocabulary: service skills, workers' strengths and weaknesses, and the tests' traits."""
+    rows = db.session.execute(
+        text(
+            "SELECT DISTINCT lower(t) FROM ("
+            " SELECT unnest(skills) AS t FROM service_types"
+            " UNION ALL SELECT unnest(strengths) FROM worker_profiles"
+            " UNION ALL SELECT unnest(weaknesses) FROM worker_profiles"
+            " UNION ALL SELECT trait FROM hiring_tests) AS traits ORDER BY 1"
+        )
+    )
+    return [row[0] for row in rows if row[0]]
