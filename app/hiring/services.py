@@ -69,6 +69,7 @@ def _publish(event_type: str, application: Application, **extra) -> None:
 
 def lock(application: Application) -> Application:
     """Take the application's row lock and reload it (events of one aggregate stay in commit order)."""
+    db.session.flush()
     db.session.refresh(application, with_for_update=True)
     return application
 

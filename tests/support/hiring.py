@@ -95,9 +95,7 @@ def take_all(application, manager, right: bool = True) -> None:
 
 
 def earlier_scores(test: HiringTest, percents: list[float]) -> None:
-    db.session.add_all(
-        TestScore(test_id=test.id, percent=p, scored_at=utcnow() - timedelta(days=1)) for p in percents
-    )
+    db.session.add_all(TestScore(test_id=test.id, percent=p, scored_at=utcnow() - timedelta(days=1)) for p in percents)
     db.session.flush()
 
 
