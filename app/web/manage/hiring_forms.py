@@ -9,6 +9,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.hiring.models import QuestionKind
@@ -49,9 +50,9 @@ class QuestionForm(FlaskForm):
     kind = SelectField(
         "Kind",
         choices=[
-            (QuestionKind.SINGLE.value, "Single choice"),
-            (QuestionKind.MULTIPLE.value, "Multiple choice"),
-            (QuestionKind.NUMBER.value, "A number"),
+            SelectChoice(QuestionKind.SINGLE.value, "Single choice"),
+            SelectChoice(QuestionKind.MULTIPLE.value, "Multiple choice"),
+            SelectChoice(QuestionKind.NUMBER.value, "A number"),
         ],
     )
     text = TextAreaField("Question", validators=[DataRequired(), Length(max=2000)])
@@ -68,7 +69,7 @@ class ContactForm(FlaskForm):
     contacted_at = DateTimeLocalField(
         "When", format="%Y-%m-%dT%H:%M", validators=[Optional()], description="Empty: now."
     )
-    channel = SelectField("How", choices=list(CONTACT_CHANNELS.items()))
+    channel = SelectField("How", choices=[SelectChoice(value, label) for value, label in CONTACT_CHANNELS.items()])
     outcome = StringField("Outcome", validators=[DataRequired(), Length(max=120)])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=4000)])
     message = TextAreaField(
