@@ -43,6 +43,7 @@ from app.demo.data import (
     UPCOMING,
     WORKERS,
 )
+from app.demo.hiring import has_hiring, load_hiring
 from app.demo.story import Demo, history_stories
 from app.events.models import Event, HandledEvent
 from app.events.registry import consumers
@@ -63,6 +64,11 @@ def load_demo() -> bool:
         created = True
     if not _has_billing_history():
         _load_billing_history()
+        created = True
+    if not has_hiring():
+        history_start = db.session.scalar(select(func.coalesce(func.max(Event.id), 0)))
+        load_hiring(accounts.find_user_by_email(STAFF[0][0]))
+        _mark_history_handled(history_start, utcnow())  # nobody is mailed about the demo's applicants
         created = True
     return created
 
