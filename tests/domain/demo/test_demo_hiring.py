@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.events.models import Event, HandledEvent
+from app.events.registry import consumers
 from app.hiring.models import Application, HiringTest, Stage, TestScore, Vacancy
 from tests.support.web import config_values
 
@@ -29,7 +30,7 @@ def test_demo_hiring(app, db, tmp_path):
             select(func.count())
             .select_from(Event)
             .where(
-                Event.type.like("hiring.%"),
+                Event.type.in_([t for t in consumers["notifications"].event_types if t.startswith("hiring.")]),
                 ~select(HandledEvent.event_id)
                 .where(HandledEvent.event_id == Event.id, HandledEvent.consumer == "notifications")
                 .exists(),
