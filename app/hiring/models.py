@@ -304,6 +304,8 @@ class ContactEntry(db.Model):
     channel: Mapped[str] = mapped_column(String(20), default="call")
     outcome: Mapped[str] = mapped_column(String(120), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The form's one-time key: a double submit of one form logs the contact once.
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     application: Mapped[Application] = relationship(back_populates="contacts")

@@ -275,8 +275,9 @@ def check_application(fields: dict) -> dict:
     return clean
 
 
-def submit_application(vacancy: Vacancy, fields: dict, raw_photo_path: str | None) -> int:
-    """Write the application: one statement, one row per (vacancy, email). Returns its id.
+def submit_application(vacancy: Vacancy, fields: dict, raw_photo_path: str | None) -> int | None:
+    """Write the application: one statement, one row per (vacancy, email). Returns its id, or None
+    when an application a manager already acted on stands as it is (the caller drops the upload).
 
     Applying again with the same email replaces the details while nobody has acted on the
     application yet (unconfirmed or new: the later details win); later, the row is left as it is.
@@ -309,12 +310,7 @@ def submit_application(vacancy: Vacancy, fields: dict, raw_photo_path: str | Non
         },
         where=table.c.stage.in_([Stage.UNCONFIRMED, Stage.NEW]),
     ).returning(table.c.id)
-    application_id = db.session.execute(statement).scalar()
-    if application_id is None:  # decided or in progress: the earlier application stands
-        application_id = db.session.scalar(
-            select(Application.id).where(Application.vacancy_id == vacancy.id, Application.email == clean["email"])
-        )
-    return application_id
+    return db.session.execute(statement).scalar()
 
 
 def unconfirmed_last_hour() -> int:
@@ -391,11 +387,23 @@ def _not_decided(application: Application) -> None:
 
 
 def record_contact(
-    application: Application, manager: User, *, contacted_at, channel, outcome, notes, message_to_applicant: str = ""
+    application: Application,
+    manager: User,
+    *,
+    contacted_at,
+    channel,
+    outcome,
+    notes,
+    message_to_applicant: str = "",
+    form_key: str | None = None,
 ) -> ContactEntry:
     """US-090: log a call or message; a new application becomes contacted. The applicant is mailed
     only when the manager writes them a message."""
     lock(application)
+    if form_key:
+        done = db.session.scalar(select(ContactEntry).where(ContactEntry.form_key == form_key))
+        if done is not None:  # the same form sent twice
+            return done
     errors = FieldErrors()
     if channel not in CONTACT_CHANNELS:
         errors.add("channel", "Choose how.")
@@ -415,6 +423,7 @@ def record_contact(
         channel=channel,
         outcome=outcome,
         notes=notes,
+        form_key=form_key or None,
     )
     db.session.add(entry)
     if application.stage == Stage.NEW:

@@ -195,7 +195,9 @@ def upgrade():
         sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("outcome", sa.String(length=120), nullable=False),
         sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("form_key", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("form_key", name=op.f("uq_hiring_contacts_form_key")),
         sa.ForeignKeyConstraint(
             ["application_id"],
             ["hiring_applications.id"],

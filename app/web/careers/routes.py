@@ -127,7 +127,10 @@ def apply(slug: str):
         discard_photo(raw_photo)
         form.form_errors.extend(apply_errors(form, exc.errors))
         return _form_page(vacancy, form, 422)
-    enqueue_intake(application_id)
+    if application_id is None:  # the earlier application stands; the answer does not say so
+        discard_photo(raw_photo)
+    else:
+        enqueue_intake(application_id)
     db.session.commit()
     return redirect(url_for("careers.sent", slug=vacancy.slug), code=303)
 

@@ -4,6 +4,7 @@ its service (row lock and stage check): a double click hires once."""
 
 from __future__ import annotations
 
+import uuid
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -64,7 +65,7 @@ def _page(application: Application, status: int = 200, **forms):
         render_template(
             "manage/hiring/application.html",
             application=application,
-            contact_form=forms.get("contact_form") or ContactForm(formdata=None),
+            contact_form=forms.get("contact_form") or ContactForm(formdata=None, form_key=uuid.uuid4().hex),
             reject_form=forms.get("reject_form") or RejectForm(formdata=None),
             action_form=ActionForm(formdata=None),
             set_tests=[tests[test_id] for test_id in test_ids if test_id in tests],
@@ -125,6 +126,7 @@ def hiring_contact(application_id: int):
             outcome=form.outcome.data,
             notes=form.notes.data,
             message_to_applicant=form.message.data,
+            form_key=(form.form_key.data or "")[:64] or None,
         )
 
     return _act(application_id, action, "The contact is in the log.", form, "contact_form")

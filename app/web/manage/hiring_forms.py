@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
@@ -66,6 +67,7 @@ class QuestionForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
+    form_key = HiddenField()  # one per rendered form: a double submit logs the contact once
     contacted_at = DateTimeLocalField(
         "When", format="%Y-%m-%dT%H:%M", validators=[Optional()], description="Empty: now."
     )
