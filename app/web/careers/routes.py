@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 
 from flask import abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 
 from app.extensions import client_ip, db, limiter
 from app.hiring import intake, services
@@ -36,6 +37,15 @@ def _vacancy(slug: str) -> Vacancy:
     if vacancy is None or not vacancy.is_open:
         abort(404)
     return vacancy
+
+
+@bp.errorhandler(CSRFError)
+def form_expired(error):
+    return refused(
+        intake.Refused(
+            400, "Your form expired or was not sent from our careers page. Reload the page and send it again."
+        )
+    )
 
 
 @bp.errorhandler(429)

@@ -175,3 +175,11 @@ def test_a_file_that_is_not_a_photo_is_refused_inline(client, vacancy, db):
     response = post(client, vacancy, photo=b"GIF89a not really")
     assert response.status_code == 422 and "photo" in response.get_data(as_text=True).lower()
     assert rows() == 0
+
+
+def test_us081_a_plain_post_is_refused_cheaply_without_a_session(client, vacancy, db):
+    response = client.post(f"/careers/{vacancy.slug}", data={k: str(v) for k, v in details().items()})
+    assert response.status_code == 400
+    assert "Reload the page" in response.get_data(as_text=True)
+    assert "Set-Cookie" not in response.headers  # a refusal creates no session
+    assert rows() == 0
