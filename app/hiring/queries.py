@@ -3,11 +3,13 @@ unconfirmed, so nothing a flood writes, ever reaches it)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import joinedload
 
+from app.accounts.models import WorkerProfile
 from app.extensions import db
 from app.hiring.models import Application, HiringTest, Stage, Vacancy
+from app.orders.models import ServiceType
 
 
 def _conditions(vacancy_id: int | None, search: str) -> list:
@@ -59,14 +61,11 @@ def all_tests() -> list[HiringTest]:
 
 
 def known_traits() -> list[str]:
-    """The traits vocabulary: service skills, workers' strengths and weaknesses, and the tests' traits."""
-    rows = db.session.execute(
-        text(
-            "SELECT DISTINCT lower(t) FROM ("
-            " SELECT unnest(skills) AS t FROM service_types"
-            " UNION ALL SELECT unnest(strengths) FROM worker_profiles"
-            " UNION ALL SELECT unnest(weaknesses) FROM worker_profiles"
-            " UNION ALL SELECT trait FROM hiring_tests) AS traits ORDER BY 1"
-        )
-    )
-    return [row[0] for row in rows if row[0]]
+    """The traits vocabulary in use: service skills, workers' strengths and weaknesses, the tests' traits."""
+    words = union(
+        select(func.unnest(ServiceType.skills).label("word")),
+        select(func.unnest(WorkerProfile.strengths)),
+        select(func.unnest(WorkerProfile.weaknesses)),
+        select(HiringTest.trait),
+    ).subquery()
+    return list(db.session.scalars(select(func.lower(words.c.word)).distinct().order_by(func.lower(words.c.word))))

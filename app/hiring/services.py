@@ -474,8 +474,6 @@ def set_applicant_tests(application: Application, test_ids: list[int], manager: 
     _not_decided(application)
     ids = _known_tests(test_ids)
     existing = {assignment.test_id: assignment for assignment in application.assignments}
-    if not application.assignments:  # the first change starts from the vacancy's default
-        existing = {}
     kept_started = [a.test_id for a in application.assignments if a.status != AssignmentStatus.ASSIGNED]
     missing = [test_id for test_id in kept_started if test_id not in ids]
     if missing:
@@ -663,7 +661,7 @@ def submit_test(assignment: TestAssignment, now: datetime | None = None) -> bool
             points += question.points
     max_points = assignment.test.max_points
     percent = scoring.round_percent(points, max_points)
-    below, equal, total = _counts(TestScore, TestScore.test_id == assignment.test_id, TestScore.percent, percent)
+    below, equal, total = _counts(TestScore.test_id == assignment.test_id, TestScore.percent, percent)
     config = current_app.config
     result = scoring.verdict(
         percent,
@@ -695,7 +693,8 @@ def submit_test(assignment: TestAssignment, now: datetime | None = None) -> bool
     return True
 
 
-def _counts(model, condition, column, value: float) -> tuple[int, int, int]:
+def _counts(condition, column, value: float) -> tuple[int, int, int]:
+    """(below, equal, total) of the earlier scores matching `condition`, in one statement."""
     row = db.session.execute(
         select(
             func.count().filter(column < value),
@@ -720,7 +719,7 @@ def _finish_set_if_done(application: Application) -> None:
     max_points = sum(a.max_points or 0 for a in application.assignments)
     percent = scoring.round_percent(points, max_points)
     key = set_key(application)
-    below, equal, total = _counts(SetScore, SetScore.set_key == key, SetScore.percent, percent)
+    below, equal, total = _counts(SetScore.set_key == key, SetScore.percent, percent)
     config = current_app.config
     if total < config["HIRING_MIN_ATTEMPTS"]:
         # Too few earlier sets to rank against: the set passes when every test passed by its own rule.
