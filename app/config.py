@@ -164,6 +164,7 @@ class BaseConfig:
     # US-081: the application form under a flood.
     HIRING_LIMIT_PER_ADDRESS = env("HIRING_LIMIT_PER_ADDRESS", "5 per 10 minutes")
     HIRING_LIMIT_PER_NETWORK = env("HIRING_LIMIT_PER_NETWORK", "30 per 10 minutes")  # per /24 (IPv6: /56)
+    HIRING_FORM_VIEWS_PER_NETWORK = env("HIRING_FORM_VIEWS_PER_NETWORK", "300 per minute")  # GETs of the form
     HIRING_UNCONFIRMED_PER_HOUR = env_int("HIRING_UNCONFIRMED_PER_HOUR", 400)
     HIRING_MIN_FILL_SECONDS = env_float("HIRING_MIN_FILL_SECONDS", 4)
     HIRING_FORM_MAX_AGE_HOURS = env_int("HIRING_FORM_MAX_AGE_HOURS", 6)

@@ -39,6 +39,10 @@ def _vacancy(slug: str) -> Vacancy:
     return vacancy
 
 
+def _limit(setting: str):
+    return lambda: current_app.config[setting]
+
+
 @bp.errorhandler(CSRFError)
 def form_expired(error):
     return refused(
@@ -50,13 +54,16 @@ def form_expired(error):
 
 @bp.errorhandler(429)
 def too_many(error):
-    retry = getattr(error, "retry_after", None) or 600
+    """flask-limiter's refusal, as a page saying what to do (the POST's and the form's limits)."""
+    posting = request.method == "POST"
     return refused(
         intake.Refused(
             429,
-            "Too many applications from your network right now. Please try again in "
-            "ten minutes; nothing you sent was kept.",
-            retry,
+            "Too many applications from your network right now. Please try again in ten minutes; nothing you "
+            "sent was kept."
+            if posting
+            else "Too many visits from your network right now. Please try again in a minute.",
+            600 if posting else 60,
         )
     )
 
@@ -90,12 +97,9 @@ def _form_page(vacancy: Vacancy, form: ApplicationForm, status: int = 200):
 
 
 @bp.route("/<slug>")
+@limiter.limit(_limit("HIRING_FORM_VIEWS_PER_NETWORK"), key_func=client_network, scope="hiring-form-network")
 def vacancy(slug: str):
     return _form_page(_vacancy(slug), ApplicationForm(formdata=None))
-
-
-def _limit(setting: str):
-    return lambda: current_app.config[setting]
 
 
 @bp.route("/<slug>", methods=["POST"])

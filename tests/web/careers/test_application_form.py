@@ -183,3 +183,12 @@ def test_us081_a_plain_post_is_refused_cheaply_without_a_session(client, vacancy
     assert "Reload the page" in response.get_data(as_text=True)
     assert "Set-Cookie" not in response.headers  # a refusal creates no session
     assert rows() == 0
+
+
+def test_us081_views_of_the_form_are_limited_per_24(client, vacancy, db, app):
+    with config_values(app, HIRING_FORM_VIEWS_PER_NETWORK="2 per minute"):
+        for _ in range(2):
+            assert client.get(f"/careers/{vacancy.slug}", environ_base={"REMOTE_ADDR": "10.9.9.1"}).status_code == 200
+        refused = client.get(f"/careers/{vacancy.slug}", environ_base={"REMOTE_ADDR": "10.9.9.2"})
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+        assert client.get(f"/careers/{vacancy.slug}", environ_base={"REMOTE_ADDR": "10.9.8.1"}).status_code == 200
