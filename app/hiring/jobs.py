@@ -34,6 +34,8 @@ def enqueue_intake(application_id: int) -> None:
 @job
 def intake(application_id: int) -> bool:
     application = db.session.get(Application, application_id)
+    if application is not None:
+        services.lock(application)  # a duplicated job waits here, then finds the work done
     if application is None or application.processed_version >= application.version:
         db.session.rollback()
         return False
@@ -41,7 +43,7 @@ def intake(application_id: int) -> bool:
     if application.raw_photo_path:
         try:
             photo_path = reencode_stashed(application.raw_photo_path, PHOTO_FOLDER)
-        except ValidationError:
+        except (ValidationError, FileNotFoundError):
             log.info("application %s: the photo could not be decoded; it goes on without one", application_id)
     done = services.process_intake(application, photo_path)
     db.session.commit()
