@@ -12,12 +12,24 @@ from app.config import BaseConfig, ProductionConfig, config_from_env
 from app.platform import jobs
 
 # The domain packages, each with its own tables in `models.py`.
-DOMAINS = ("accounts", "events", "notifications", "orders", "matching", "supplies", "billing", "quality", "tote")
+DOMAINS = (
+    "accounts",
+    "events",
+    "notifications",
+    "orders",
+    "matching",
+    "supplies",
+    "billing",
+    "quality",
+    "tote",
+    "hiring",
+)
 
 
 # Modules that register event consumers, and those that register periodic jobs and sweepers.
 EVENT_CONSUMERS = (
     "app.billing.postings",
+    "app.hiring.mail",
     "app.matching.consumers",
     "app.notifications.consumers",
     "app.notifications.order_mail",
@@ -34,6 +46,7 @@ JOB_MODULES = (
     "app.supplies.jobs",
     "app.orders.jobs",
     "app.billing.jobs",
+    "app.hiring.jobs",
 )
 
 
@@ -103,6 +116,7 @@ def register_event_consumers(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.web.api import bp as api_bp
     from app.web.auth import bp as auth_bp
+    from app.web.careers import bp as careers_bp
     from app.web.client import bp as clients_bp
     from app.web.manage import bp as managers_bp
     from app.web.public import bp as public_bp
@@ -110,7 +124,8 @@ def register_blueprints(app: Flask) -> None:
     from app.web.tote import bp as bettors_bp
     from app.web.work import bp as workers_bp
 
-    for blueprint in (public_bp, auth_bp, managers_bp, workers_bp, clients_bp, bettors_bp, supply_bp, api_bp):
+    blueprints = (public_bp, auth_bp, managers_bp, workers_bp, clients_bp, bettors_bp, supply_bp, api_bp, careers_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
 

@@ -158,6 +158,31 @@ class BaseConfig:
     # Tests only: the sandbox provider's answer comes back this much later (to kill a run midway).
     SANDBOX_DELAY_SECONDS = env_float("SANDBOX_DELAY_SECONDS", 0.0)
 
+    # Hiring (US-080..120, US-301). Mail for managers about new applications goes to HIRING_ADDRESS.
+    HIRING_ADDRESS = env("HIRING_ADDRESS", "hiring@mcf.example")
+    HIRING_CONFIRM_HOURS = env_int("HIRING_CONFIRM_HOURS", 48)  # unconfirmed applications expire then
+    HIRING_LINK_DAYS = env_int("HIRING_LINK_DAYS", 60)  # the applicant's page link
+    HIRING_PURGE_CHECK_SECONDS = env_int("HIRING_PURGE_CHECK_SECONDS", 600)
+    HIRING_TEST_CHECK_SECONDS = env_int("HIRING_TEST_CHECK_SECONDS", 30)  # scores tests whose time ran out
+    HIRING_TOP_PERCENT = env_float("HIRING_TOP_PERCENT", 3.0)  # US-080: pass in the top 3%
+    HIRING_MIN_ATTEMPTS = env_int("HIRING_MIN_ATTEMPTS", 100)  # fewer earlier attempts: the pass mark decides
+    HIRING_STRENGTH_PERCENTILE = env_float("HIRING_STRENGTH_PERCENTILE", 90.0)
+    HIRING_WEAKNESS_PERCENTILE = env_float("HIRING_WEAKNESS_PERCENTILE", 25.0)
+    # US-081: the application form under a flood.
+    HIRING_LIMIT_PER_ADDRESS = env("HIRING_LIMIT_PER_ADDRESS", "5 per 10 minutes")
+    HIRING_LIMIT_PER_NETWORK = env("HIRING_LIMIT_PER_NETWORK", "30 per 10 minutes")  # per /24 (IPv6: /56)
+    HIRING_FORM_VIEWS_PER_NETWORK = env("HIRING_FORM_VIEWS_PER_NETWORK", "300 per minute")  # GETs of the form
+    HIRING_UNCONFIRMED_PER_HOUR = env_int("HIRING_UNCONFIRMED_PER_HOUR", 400)
+    HIRING_MIN_FILL_SECONDS = env_float("HIRING_MIN_FILL_SECONDS", 4)
+    HIRING_FORM_MAX_AGE_HOURS = env_int("HIRING_FORM_MAX_AGE_HOURS", 6)
+    # ALTCHA proof of work: SHA-256 iterated `cost` times until the key starts with the prefix.
+    ALTCHA_COST = env_int("ALTCHA_COST", 400)
+    ALTCHA_KEY_PREFIX = env("ALTCHA_KEY_PREFIX", "00")
+    ALTCHA_EXPIRES_SECONDS = env_int("ALTCHA_EXPIRES_SECONDS", 1200)
+    # Form POSTs per 10 minutes counted as normal; each doubling above it doubles the cost (up to 2**max).
+    ALTCHA_NORMAL_POSTS_PER_10_MIN = env_int("ALTCHA_NORMAL_POSTS_PER_10_MIN", 60)
+    ALTCHA_MAX_LEVEL = env_int("ALTCHA_MAX_LEVEL", 4)
+
     # Uploaded photos live outside the web root.
     UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     MAX_PHOTO_BYTES = env_int("MAX_PHOTO_MB", 8) * 1024 * 1024
@@ -190,6 +215,9 @@ class TestConfig(BaseConfig):
     SERVER_NAME = None
     # The suite's order walkers (tests/support) check in at any time; the window's own tests set it.
     CHECKIN_OPENS_MINUTES = None
+    ALTCHA_COST = 1  # the tests solve challenges with the same package: keep them cheap
+    ALTCHA_KEY_PREFIX = "0"
+    HIRING_MIN_FILL_SECONDS = 0
 
 
 class ProductionConfig(BaseConfig):

@@ -356,7 +356,7 @@ def main() -> None:
 
         baseline = results[scenarios[0][0]]
         print(
-            f"\n{args.orders:,} orders; gunicorn -w 2 (sync); {args.threads} client threads, "
+            f"\n{args.orders:,} orders; gunicorn -w 2 (gthread, gunicorn.conf.py); {args.threads} client threads, "
             f"{args.seconds:.0f} s or {args.max_requests:,} requests per page; "
             f"client has {accounts['client'][1]} orders, worker {accounts['worker'][1]}\n"
         )

@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 
 from app.accounts import services as accounts
 from app.demo import quality as quality_demo
+from app.demo import tote
 from app.demo.data import (
     CLIENTS,
     DEMO_PASSWORD,
@@ -44,9 +45,11 @@ from app.demo.data import (
     UPCOMING,
     WORKERS,
 )
+from app.demo.hiring import has_hiring, load_hiring
 from app.demo.story import Demo, history_stories
 from app.events.models import Event, HandledEvent
 from app.events.registry import consumers
+from app.events.services import deliveries_left_to_the_sweep
 from app.extensions import db
 from app.orders import services as orders
 from app.orders import slots
@@ -68,10 +71,15 @@ def load_demo() -> bool:
         created = True
     if quality_demo.missing():
         quality_demo.load()
-    from app.demo import tote
-
+        created = True
     if tote.needed():
         tote.load_tote()
+        created = True
+    if not has_hiring():
+        history_start = db.session.scalar(select(func.coalesce(func.max(Event.id), 0)))
+        with deliveries_left_to_the_sweep():  # handled below, or left to the sweep: no backlog of jobs
+            load_hiring(accounts.find_user_by_email(STAFF[0][0]))
+        _mark_history_handled(history_start, utcnow())  # nobody is mailed about the demo's applicants
         created = True
     return created
 

@@ -34,13 +34,17 @@ def max_photo_bytes() -> int:
     return int(current_app.config.get("MAX_PHOTO_BYTES", 8 * 1024 * 1024))
 
 
-def save_photo(upload: FileStorage | None, folder: str, field: str = "photo") -> str:
-    """Check and store an uploaded photo; returns its path relative to UPLOAD_DIR."""
+def _read_upload(upload: FileStorage | None, field: str) -> bytes:
     if upload is None or not upload.filename:
         raise ValidationError(**{field: "Choose a photo."})
     data = upload.stream.read(max_photo_bytes() + 1)
     if len(data) > max_photo_bytes():
         raise ValidationError(**{field: f"The photo is larger than {max_photo_bytes() // (1024 * 1024)} MB."})
+    return data
+
+
+def _probe(data: bytes, field: str) -> str:
+    """The image format from the header alone (cheap: nothing is decoded); raises ValidationError."""
     try:
         with Image.open(io.BytesIO(data)) as probe:
             image_format = probe.format
@@ -48,6 +52,15 @@ def save_photo(upload: FileStorage | None, folder: str, field: str = "photo") ->
                 raise ValidationError(**{field: "Use a JPEG, PNG or WebP photo."})
             if probe.width * probe.height > MAX_PIXELS:
                 raise ValidationError(**{field: "The photo has too many pixels."})
+            return image_format
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ValidationError(**{field: "This file is not a photo we can read."}) from None
+
+
+def _reencode(data: bytes, field: str) -> tuple[bytes, str]:
+    image_format = _probe(data, field)
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
@@ -59,13 +72,39 @@ def save_photo(upload: FileStorage | None, folder: str, field: str = "photo") ->
             image.save(encoded, format=image_format)  # a fresh file: no EXIF, no trailing payload
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise ValidationError(**{field: "This file is not a photo we can read."}) from None
+    return encoded.getvalue(), image_format
 
-    extension = FORMATS[image_format][0]
+
+def _write(data: bytes, folder: str, extension: str) -> str:
     relative = Path(folder) / f"{uuid.uuid4().hex}.{extension}"
     target = _upload_root() / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(encoded.getvalue())
+    target.write_bytes(data)
     return relative.as_posix()
+
+
+def save_photo(upload: FileStorage | None, folder: str, field: str = "photo") -> str:
+    """Check and store an uploaded photo; returns its path relative to UPLOAD_DIR."""
+    encoded, image_format = _reencode(_read_upload(upload, field), field)
+    return _write(encoded, folder, FORMATS[image_format][0])
+
+
+def stash_photo(upload: FileStorage | None, folder: str, field: str = "photo") -> str:
+    """Keep an upload as received after a cheap check of its header (size, format, pixels), for a
+    job to re-encode later with `reencode_stashed`: a request that must stay cheap decodes nothing."""
+    data = _read_upload(upload, field)
+    _probe(data, field)
+    return _write(data, folder, "upload")
+
+
+def reencode_stashed(relative: str, folder: str, field: str = "photo") -> str:
+    """Decode and re-encode a stashed upload like `save_photo`; the stashed file is removed either way."""
+    try:
+        data = photo_file(relative).read_bytes()
+        encoded, image_format = _reencode(data, field)
+        return _write(encoded, folder, FORMATS[image_format][0])
+    finally:
+        discard_photo(relative)
 
 
 def photo_file(relative: str) -> Path:

@@ -119,14 +119,19 @@ def app(database_url, redis_url):
     return app
 
 
+# One atomic step: between a FLUSHDB and the claim's return, another run could claim this database.
+FLUSH_KEEPING_CLAIM = """
+local claim = redis.call('GET', KEYS[1])
+redis.call('FLUSHDB')
+if claim then redis.call('SET', KEYS[1], claim, 'EX', ARGV[1]) end
+return claim
+"""
+
+
 @pytest.fixture(autouse=True)
 def clean_redis(redis_url):
     """Empty this run's Redis database before each test, keeping the run's claim on it."""
-    connection = Redis.from_url(redis_url)
-    claim = connection.get("mcf-test-run")
-    connection.flushdb()
-    if claim is not None:
-        connection.set("mcf-test-run", claim, ex=3 * 3600)
+    Redis.from_url(redis_url).eval(FLUSH_KEEPING_CLAIM, 1, "mcf-test-run", 3 * 3600)
     yield
 
 

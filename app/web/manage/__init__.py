@@ -2,6 +2,8 @@
 
 from app.web.manage import (  # importing the view modules registers their routes
     billing,
+    hiring,
+    hiring_tests,
     home,
     mailbox,
     matching,
@@ -19,6 +21,8 @@ from app.web.manage.blueprint import bp
 __all__ = [
     "bp",
     "billing",
+    "hiring",
+    "hiring_tests",
     "home",
     "mailbox",
     "matching",

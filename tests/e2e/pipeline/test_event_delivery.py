@@ -5,6 +5,7 @@ enqueued before its commit, and a Redis flush loses nothing because Postgres is 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import pytest
 from redis import Redis
@@ -182,3 +183,23 @@ def test_us300_nothing_is_enqueued_before_the_commit(committed_db):
     assert _queued("events") == [expected], "a service's savepoint enqueued uncommitted events"
     session.commit()
     assert len(_queued("events")) == 3
+
+
+def test_deliveries_left_to_the_sweep_enqueue_nothing_but_stay_pending(committed_db):
+    """A bulk load through the services (the demo) queues no job ahead of everyone's mail; the sweep
+    still finds its events."""
+    from app.events import publish
+    from app.events.jobs import pending_deliveries
+    from app.events.services import deliveries_left_to_the_sweep
+
+    session = committed_db.session
+    with deliveries_left_to_the_sweep():
+        publish("account.invitation_sent", "user", 4343, {"user_id": 4343})
+    session.commit()
+    assert not _queued("events")
+    assert (DELIVER, ("notifications", "user", "4343")) in [
+        (func, args) for _queue, func, args in pending_deliveries(timedelta(0))
+    ]
+    publish("account.invitation_sent", "user", 4344, {"user_id": 4344})
+    session.commit()
+    assert _queued("events") == [(DELIVER, ("notifications", "user", "4344"))]
