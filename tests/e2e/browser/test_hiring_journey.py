@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from app.accounts import services as accounts
 from app.extensions import db
 from app.hiring import services as hiring
+from app.orders import service_types
 from app.orders import services as orders
 from app.orders.models import Order
 from tests.e2e.browser.test_order_journeys import next_working_day, photo
@@ -55,7 +56,7 @@ def hiring_setup(app, live_stack):
         )
         vacancy = hiring.save_vacancy(None, title="Window cat", slug="window-cat", description="Windows.", is_open=True)
         hiring.set_vacancy_tests(vacancy, [test.id])
-        orders.save_service_type(None, name="Window washing", skills="windows", consumables="squeegee")
+        service_types.save_service_type(None, name="Window washing", skills="windows", consumables="squeegee")
         client = accounts.create_client("tess@example.com", "Tess Tester", "2 Yarn Street", invite=False)
         accounts.set_password(client, PASSWORD)
         db.session.commit()
@@ -126,7 +127,7 @@ def test_apply_confirm_test_hire_and_work(app, live_stack, hiring_setup, new_pag
 
     with app.app_context():  # a new order for the skill the test measured goes to the new worker
         client = db.session.get(accounts.User, hiring_setup["client_id"])
-        service = next(s for s in orders.orderable_service_types() if s.name == "Window washing")
+        service = next(s for s in service_types.orderable_service_types() if s.name == "Window washing")
         zone = ZoneInfo(app.config["COMPANY_TIMEZONE"])
         start = datetime.combine(next_working_day(app).date(), datetime.min.time(), tzinfo=zone) + timedelta(hours=10)
         order = orders.request_order(client, service_type_id=service.id, description="Windows", slot_start=start)
