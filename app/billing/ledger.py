@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.billing.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from app.extensions import db
+from app.platform.clock import utcnow
 
 
 class UnbalancedTransaction(ValueError):
@@ -117,25 +118,25 @@ def post_many(postings: list[Posting], chunk: int = 500) -> int:
         for posting in part:
             if not posting.entries or sum(amount for _account, amount in posting.entries) != 0:
                 raise UnbalancedTransaction(f"{posting.key}: entries {posting.entries} do not balance")
+        table = LedgerTransaction.__table__
         inserted = dict(
             db.session.execute(
-                insert(LedgerTransaction)
-                .values(
-                    [
-                        {
-                            "idempotency_key": p.key,
-                            "kind": p.kind,
-                            "description": p.description,
-                            "occurred_at": p.occurred_at,
-                            "order_id": p.order_id,
-                            "invoice_id": p.invoice_id,
-                            "created_by_id": p.created_by_id,
-                        }
-                        for p in part
-                    ]
-                )
+                insert(table)
                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(LedgerTransaction.idempotency_key, LedgerTransaction.id)
+                .returning(table.c.idempotency_key, table.c.id),
+                [
+                    {
+                        "idempotency_key": p.key,
+                        "kind": p.kind,
+                        "description": p.description,
+                        "occurred_at": p.occurred_at,
+                        "created_at": utcnow(),
+                        "order_id": p.order_id,
+                        "invoice_id": p.invoice_id,
+                        "created_by_id": p.created_by_id,
+                    }
+                    for p in part
+                ],
             ).all()
         )
         rows = [
@@ -151,7 +152,7 @@ def post_many(postings: list[Posting], chunk: int = 500) -> int:
             if amount
         ]
         if rows:
-            db.session.execute(insert(LedgerEntry).values(rows))
+            db.session.execute(insert(LedgerEntry.__table__), rows)
         new += len(inserted)
     return new
 

@@ -14,8 +14,9 @@ from app.platform.clock import utcnow
 from app.platform.unit_of_work import after_commit
 
 SEND_JOB = "app.notifications.jobs.send_for_recipient"
+SEND_MANY_JOB = "app.notifications.jobs.send_for_recipients"
+_RECIPIENTS_PER_JOB = 25
 _MESSAGES_PER_CALL = 2000
-_ROWS_PER_STATEMENT = 1000  # an outbox row has 13 parameters; PostgreSQL allows 65,535 per statement
 
 
 def render_email(template: str, context: dict) -> tuple[str, str, str]:
@@ -100,14 +101,18 @@ def queue_emails(messages: list[tuple[str, str, dict, str]]) -> int:
     wanted: dict[str, int] = {}
     for recipient, *_rest in fresh:
         wanted[recipient] = wanted.get(recipient, 0) + 1
-    upsert = insert(RecipientSequence).values(
-        [{"recipient": recipient, "last_sequence": count} for recipient, count in sorted(wanted.items())]
-    )
+    table = RecipientSequence.__table__
+    upsert = insert(table)
     upsert = upsert.on_conflict_do_update(
-        index_elements=[RecipientSequence.recipient],
-        set_={"last_sequence": RecipientSequence.last_sequence + upsert.excluded.last_sequence},
-    ).returning(RecipientSequence.recipient, RecipientSequence.last_sequence)
-    last = dict(db.session.execute(upsert).all())
+        index_elements=[table.c.recipient],
+        set_={"last_sequence": table.c.last_sequence + upsert.excluded.last_sequence},
+    ).returning(table.c.recipient, table.c.last_sequence)
+    # executemany (batched into multi-row statements by SQLAlchemy, compiled once and cached)
+    last = dict(
+        db.session.execute(
+            upsert, [{"recipient": recipient, "last_sequence": count} for recipient, count in sorted(wanted.items())]
+        ).all()
+    )
     following = {recipient: last[recipient] - count + 1 for recipient, count in wanted.items()}
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].rstrip(">") or "mcf.example"
     rows = []
@@ -131,14 +136,14 @@ def queue_emails(messages: list[tuple[str, str, dict, str]]) -> int:
             }
         )
         following[recipient] += 1
-    written: list[str] = []
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        written += db.session.execute(
-            insert(OutboxEmail)
-            .values(rows[start : start + _ROWS_PER_STATEMENT])
+    written = list(
+        db.session.execute(
+            insert(OutboxEmail.__table__)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(OutboxEmail.recipient)
+            .returning(OutboxEmail.__table__.c.recipient),
+            rows,
         ).scalars()
+    )
     recipients = sorted(set(written))
     if recipients:
         after_commit(lambda: enqueue_sends(recipients))
@@ -152,11 +157,17 @@ def enqueue_send(recipient: str, at=None) -> None:
 
 
 def enqueue_sends(recipients: list[str]) -> None:
-    """One sender job per recipient, pushed to Redis in pipelined batches (a Redis failure is logged;
-    the sweep starts the senders of mail left pending)."""
+    """Sender jobs for many recipients, _RECIPIENTS_PER_JOB people each, pushed to Redis in one
+    pipeline (a Redis failure is logged; the sweep starts the senders of mail left pending)."""
     from app.platform.queues import enqueue_many
 
-    enqueue_many("emails", SEND_JOB, [(recipient,) for recipient in recipients])
+    if len(recipients) == 1:
+        enqueue_send(recipients[0])
+        return
+    groups = [
+        (recipients[start : start + _RECIPIENTS_PER_JOB],) for start in range(0, len(recipients), _RECIPIENTS_PER_JOB)
+    ]
+    enqueue_many("emails", SEND_MANY_JOB, groups)
 
 
 def retry_email(email: OutboxEmail) -> None:
