@@ -257,26 +257,31 @@ def measure(url: str, redis_url: str, redis: Redis, log_dir: Path) -> None:
                 with sink.lock:
                     return {message_id: at for at, _recipient, _sequence, message_id in sink.received}
 
-            def all_arrived() -> bool:
+            def sent_rows() -> list:
                 rows = db.session.execute(
                     db.select(OutboxEmail.message_id, OutboxEmail.idempotency_key).where(
                         OutboxEmail.idempotency_key.in_(list(keys))
                     )
                 ).all()
                 db.session.rollback()
+                return rows
+
+            def all_arrived() -> bool:
+                rows = sent_rows()
                 seen = arrived()
                 return len(rows) == len(keys) and all(row.message_id in seen for row in rows)
 
-            wait_for(all_arrived, 120, "every order's mail")
+            try:
+                wait_for(all_arrived, max(120, events * 0.6), "every order's mail")
+            except TimeoutError as timeout:  # reported with the mail that did arrive
+                print(f"  {timeout}", flush=True)
             seen = arrived()
             latencies = sorted(
-                seen[message_id] - committed[keys[key]]
-                for message_id, key in db.session.execute(
-                    db.select(OutboxEmail.message_id, OutboxEmail.idempotency_key).where(
-                        OutboxEmail.idempotency_key.in_(list(keys))
-                    )
-                ).all()
+                seen[message_id] - committed[keys[key]] for message_id, key in sent_rows() if message_id in seen
             )
+            missing = len(keys) - len(latencies)
+            if not latencies:
+                raise SystemExit("no order mail arrived")
             wrong = sink.out_of_order()
             if wrong:
                 raise SystemExit(f"per-recipient order lost for {len(wrong)} recipients, e.g. {wrong[:3]}")
@@ -289,13 +294,14 @@ def measure(url: str, redis_url: str, redis: Redis, log_dir: Path) -> None:
                 baseline_label="one direct SMTP hand-off",
             )
             summary_row(
-                f"order event -> mail at SMTP, p95, {achieved:.0f} events/s, 2 workers, order kept",
+                f"order event -> mail at SMTP, p95, {achieved:.0f} events/s, 2 workers, order kept"
+                + (f", {missing} of {len(keys)} not arrived by the deadline" if missing else ""),
                 p95 * 1000,
                 "ms",
                 baseline=baseline * 1000,
                 baseline_label="one direct SMTP hand-off",
                 goal="< 2000 ms at 50 events/s",
-                ok=p95 < 2 and achieved >= 45 if EVENTS_PER_SECOND >= 50 else None,
+                ok=p95 < 2 and achieved >= 45 and not missing if EVENTS_PER_SECOND >= 50 else None,
             )
     finally:
         workers.stop()
