@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format worker bench clean
+.PHONY: run test install lint format worker bench bench-quick clean
 
 # The virtualenv is rebuilt whenever a requirements file changes.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -47,8 +47,13 @@ format: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/python worker.py
 
+## Every benchmark at full size (tens of minutes), then one summary table with ratios to baselines of the same run.
 bench: $(STAMP)
-	@for script in $(wildcard bench/*.py); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/run_all.py
+
+## Every benchmark at small sizes (well under two minutes): proves each still runs and prints its table.
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -155,8 +155,13 @@ class BaseConfig:
     BILLING_CHECK_SECONDS = env_int("BILLING_CHECK_SECONDS", 300)
     # A run with no heartbeat for this long is taken as dead (killed) and may be started again.
     BILLING_RUN_STALE_SECONDS = env_int("BILLING_RUN_STALE_SECONDS", 120)
-    # Tests only: the sandbox provider's answer comes back this much later (to kill a run midway).
+    # The sandbox provider's answer comes back this much later: a real provider's latency (the
+    # benchmark) or time to kill a run midway (tests).
     SANDBOX_DELAY_SECONDS = env_float("SANDBOX_DELAY_SECONDS", 0.0)
+    # Payments of a run: this many provider calls at once (threads of the run's job), their
+    # attempts begun and their answers recorded this many invoices per transaction.
+    BILLING_CONCURRENCY = env_int("BILLING_CONCURRENCY", 64)
+    BILLING_BATCH_SIZE = env_int("BILLING_BATCH_SIZE", 200)
 
     # Hiring (US-080..120, US-301). Mail for managers about new applications goes to HIRING_ADDRESS.
     HIRING_ADDRESS = env("HIRING_ADDRESS", "hiring@mcf.example")

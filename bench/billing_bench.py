@@ -44,15 +44,20 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from redis import Redis
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.scratch import claim_redis
+from bench.summary import print_table, summary_row
+
 os.environ.setdefault("MCF_ENV", "test")
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 10_000))
 WORKERS = int(os.environ.get("BENCH_WORKERS", 1_000))
 SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "100000,1000000").split(",")]
+# The sandbox answers after this many seconds: a real provider's latency (the goal is set at 0.2).
+DELAY = float(os.environ.get("BENCH_PROVIDER_DELAY", 0.2))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", 64))
 MONTH_START = datetime(2021, 2, 1, tzinfo=UTC)  # a Monday; February 2021 is exactly four weeks
 NOW = datetime(2021, 3, 1, 12, 0, tzinfo=UTC)  # the Monday after: four closed weeks, one closed month
 LAST_WEEK = datetime(2021, 2, 22, tzinfo=UTC)  # the week the weekly run bills (the earlier ones are billed)
@@ -226,17 +231,6 @@ def main() -> None:
     print(f"emptied the scratch Redis database {redis_url}")
 
 
-def claim_redis(url: str) -> tuple[str, Redis]:
-    """A Redis database of its own for the jobs the runs enqueue (emails), claimed the way the test
-    suite claims one (tests/conftest.py), so no worker or test run ever sees them; emptied at the end."""
-    for number in range(15, 0, -1):
-        candidate = urlunsplit(urlsplit(url)._replace(path=f"/{number}"))
-        connection = Redis.from_url(candidate)
-        if connection.dbsize() == 0 and connection.set("mcf-test-run", f"bench-{os.getpid()}", nx=True, ex=3600):
-            return candidate, connection
-    raise RuntimeError("no empty Redis database from 15 to 1 to claim")
-
-
 def sizes(server: str, redis_url: str) -> None:
     print(f"billing runs: {CLIENTS:,} clients, {WORKERS:,} workers, orders over February 2021 (4 weeks)")
     all_results = []
@@ -258,6 +252,7 @@ def sizes(server: str, redis_url: str) -> None:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             print(f"  dropped the scratch database {name}")
     report(all_results)
+    print_table("billing runs")
 
 
 def report(all_results: list[tuple[int, dict]]) -> None:
@@ -286,9 +281,13 @@ def measure(url: str, orders: int, redis_url: str) -> dict:
         WORKER_PAYOUT_PROVIDER="sandbox",
         COMPANY_TIMEZONE="UTC",
         REDIS_URL=redis_url,
+        SANDBOX_DELAY_SECONDS=DELAY,
+        BILLING_CONCURRENCY=CONCURRENCY,
     )
     results: dict[str, float] = {}
     with app.app_context():
+        if os.environ.get("BENCH_SLOW_SQL"):  # print every statement slower than this many ms
+            trace_slow_statements(db.engine, float(os.environ["BENCH_SLOW_SQL"]))
         upgrade()
         fill(url, orders)
 
@@ -307,9 +306,27 @@ def measure(url: str, orders: int, redis_url: str) -> dict:
         count_entries()  # warm the cache as the runs will find it
         timed("baseline: COUNT(*) of the entries", count_entries, results)
         timed("baseline: SUM per account over all entries", sum_per_account, results)
-        run_billing(app, results)
+        run_billing(app, results, orders)
         db.session.remove()
     return results
+
+
+def trace_slow_statements(engine, threshold_ms: float) -> None:
+    import threading
+
+    from sqlalchemy import event
+
+    started = threading.local()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def before(conn, cursor, statement, parameters, context, executemany):
+        started.at = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def after(conn, cursor, statement, parameters, context, executemany):
+        ms = 1000 * (time.perf_counter() - started.at)
+        if ms >= threshold_ms:
+            print(f"    slow SQL {ms:8.1f} ms: {' '.join(statement.split())[:160]}", flush=True)
 
 
 class Stopwatch:
@@ -333,14 +350,14 @@ class Stopwatch:
         setattr(self.module, self.name, self.original)
 
 
-def run_billing(app, results: dict) -> None:
+def run_billing(app, results: dict, orders: int) -> None:
     """The daily close, then each run as a manager starts it (`start_run` + the job's `execute`).
 
     The runs create a period's invoices in one set-based statement (`runs.create_invoices`) and
     then settle every invoice through the provider one by one (`payments.settle`): the two parts
     are timed apart by wrapping those functions, the run itself is unchanged.
     """
-    from app.billing import payments, runs
+    from app.billing.processes import payments, runs
     from app.billing.processes.close import close_due_days
     from app.extensions import db
 
@@ -350,25 +367,45 @@ def run_billing(app, results: dict) -> None:
     for kind, label in ((runs.WEEKLY_CLIENTS, "weekly client run"), (runs.MONTHLY_WORKERS, "monthly worker run")):
         invoices = Stopwatch(runs, "create_invoices")
         issued_mail = Stopwatch(payments, "notify_issued")  # called inside create_invoices, per client invoice
-        settling = [Stopwatch(payments, "settle"), Stopwatch(payments, "due_invoice_ids")]
+        settling = [Stopwatch(payments, "settle_many"), Stopwatch(payments, "due_invoice_ids")]
+        calls = Stopwatch(payments, "call_provider")
         try:
             run = runs.start_run(kind, manager, now=NOW)
             db.session.commit()
             run = timed(f"{label}: whole run", lambda run_id=run.id: runs.execute(run_id, NOW), results)
         finally:
-            for watch in (invoices, issued_mail, *settling):
+            for watch in (invoices, issued_mail, *settling, calls):
                 watch.restore()
         assert run.status == "done", (run.status, run.error)
         paying = sum(watch.seconds for watch in settling)
         results[f"{label}: invoices (INSERT + issued emails)"] = invoices.seconds
         results[f"{label}: of which the issued emails"] = issued_mail.seconds
-        results[f"{label}: payments (one provider call each)"] = paying
+        results[f"{label}: payments ({CONCURRENCY} provider calls at once)"] = paying
         summary = {key: value for key, value in run.summary.items() if key != "periods"}
+        # The least the payments can take: every call's latency, CONCURRENCY at a time.
+        floor = calls.calls * DELAY / CONCURRENCY
+        results[f"{label}: provider latency floor ({calls.calls:,} x {DELAY} s / {CONCURRENCY})"] = floor
         print(
             f"    invoices {invoices.seconds:8.3f} s for {len(run.summary.get('periods', []))} period(s)"
-            f" (of which {issued_mail.calls:,} 'invoice issued' emails {issued_mail.seconds:.3f} s);"
-            f" payments {paying:8.3f} s for {settling[0].calls:,} invoices"
-            f" ({1000 * paying / max(1, settling[0].calls):.2f} ms each); summary {summary}"
+            f" (of which {issued_mail.calls:,} 'invoice issued' batches {issued_mail.seconds:.3f} s);"
+            f" payments {paying:8.3f} s for {calls.calls:,} provider calls of {DELAY} s, {CONCURRENCY} at once"
+            f" (latency floor {floor:.1f} s; our overhead {1000 * max(0.0, paying - floor) / max(1, calls.calls):.2f}"
+            f" ms per invoice); summary {summary}"
+        )
+        parties = CLIENTS if kind == runs.WEEKLY_CLIENTS else WORKERS
+        summary_row(
+            f"{label}: {parties:,} parties, {orders:,} orders, provider {DELAY} s",
+            results[f"{label}: whole run"],
+            "s",
+            baseline=floor,
+            baseline_label=f"latency floor ({CONCURRENCY} at once)",
+        )
+        summary_row(
+            f"{label}: invoices (INSERT + issued emails), {orders:,} orders",
+            invoices.seconds,
+            "s",
+            baseline=results["baseline: SUM per account over all entries"],
+            baseline_label="SUM per account, all entries",
         )
 
 

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.summary import print_table, summary_row
+
 os.environ.setdefault("MCF_ENV", "test")
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 1000))
@@ -213,8 +215,19 @@ def run(url: str) -> None:
                 f" vs SELECT 1;  x{big['median'] / small['median']:5.1f} / x{big['p95'] / small['p95']:5.1f}"
                 f" vs {SMALL_WORKERS} workers"
             )
+        for big, small in ((big_rank, small_rank), (big_match, small_match)):
+            summary_row(
+                f"{big['label']}, {ORDERS:,} orders, p95",
+                big["p95"],
+                "ms",
+                baseline=small["p95"],
+                baseline_label=f"same with {SMALL_WORKERS} workers",
+                goal="match p95 < 50 ms (1,000 workers, 100k orders)" if big is big_match else "",
+                ok=(big["p95"] < 50) if big is big_match and WORKERS >= 1000 and ORDERS >= 100_000 else None,
+            )
         db.session.remove()
 
 
 if __name__ == "__main__":
     main()
+    print_table("matching")

@@ -40,6 +40,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.summary import print_table, summary_row  # noqa: E402
+
 PASSWORD = "bench-password-123"
 CLIENTS, WORKERS = 10_000, 1_000
 SERVICE_TYPES = ["House cleaning", "Cooking", "Gardening", "Shopping", "Small repairs"]
@@ -373,6 +376,16 @@ def main() -> None:
                 f"{r['rps'] / baseline['rps']:>10.2f} {r['p95'] / baseline['p95']:>10.2f}"
             )
         print("\nratios: req/s of the page / req/s of /healthz, and p95 of the page / p95 of /healthz (same run).")
+        for label, *_rest in scenarios[1:-1]:
+            r = results[label]
+            summary_row(
+                f"{label}, {args.orders:,} orders, {args.threads} threads"
+                f" (p95 {r['p95']:.0f} ms, {r['errors']} errors)",
+                r["rps"],
+                "req/s",
+                baseline=baseline["rps"],
+                baseline_label="/healthz",
+            )
     finally:
         if gunicorn is not None:
             os.killpg(gunicorn.pid, signal.SIGTERM)
@@ -387,3 +400,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print_table("pages")

@@ -8,13 +8,15 @@ transaction whose entries do not sum to zero (see the migration that creates the
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from app.billing.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from app.extensions import db
+from app.platform.clock import utcnow
 
 
 class UnbalancedTransaction(ValueError):
@@ -91,6 +93,84 @@ def post(
         ],
     )
     return db.session.get(LedgerTransaction, inserted), True
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One transaction for `post_many` (the arguments of `post`)."""
+
+    key: str
+    kind: str
+    description: str
+    occurred_at: datetime
+    entries: list[tuple[int, int]]
+    order_id: int | None = None
+    invoice_id: int | None = None
+    created_by_id: int | None = None
+
+
+def post_many(postings: list[Posting], chunk: int = 500) -> int:
+    """`post` for many transactions, set-based: one INSERT of the transactions (a key posted
+    already is skipped, as `post` does) and one of their entries per chunk. Returns how many are new."""
+    new = 0
+    for start in range(0, len(postings), chunk):
+        part = postings[start : start + chunk]
+        for posting in part:
+            if not posting.entries or sum(amount for _account, amount in posting.entries) != 0:
+                raise UnbalancedTransaction(f"{posting.key}: entries {posting.entries} do not balance")
+        table = LedgerTransaction.__table__
+        inserted = dict(
+            db.session.execute(
+                insert(table)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(table.c.idempotency_key, table.c.id),
+                [
+                    {
+                        "idempotency_key": p.key,
+                        "kind": p.kind,
+                        "description": p.description,
+                        "occurred_at": p.occurred_at,
+                        "created_at": utcnow(),
+                        "order_id": p.order_id,
+                        "invoice_id": p.invoice_id,
+                        "created_by_id": p.created_by_id,
+                    }
+                    for p in part
+                ],
+            ).all()
+        )
+        rows = [
+            {
+                "transaction_id": inserted[p.key],
+                "account_id": account,
+                "amount_cents": amount,
+                "occurred_at": p.occurred_at,
+            }
+            for p in part
+            if p.key in inserted
+            for account, amount in p.entries
+            if amount
+        ]
+        if rows:
+            db.session.execute(insert(LedgerEntry.__table__), rows)
+        new += len(inserted)
+    return new
+
+
+def account_ids(parties: list[tuple[AccountKind, int]]) -> dict[tuple[str, int], int]:
+    """The ledger accounts of many parties at once, keyed by (kind, user id); missing ones are created."""
+    wanted = {(str(kind.value if isinstance(kind, AccountKind) else kind), user_id) for kind, user_id in parties}
+    found: dict[tuple[str, int], int] = {}
+    if wanted:
+        rows = db.session.execute(
+            select(LedgerAccount.kind, LedgerAccount.user_id, LedgerAccount.id).where(
+                tuple_(LedgerAccount.kind, LedgerAccount.user_id).in_(sorted(wanted))
+            )
+        ).all()
+        found = {(str(kind), user_id): account for kind, user_id, account in rows}
+    for kind, user_id in wanted - set(found):
+        found[(kind, user_id)] = account_id(AccountKind(kind), user_id)
+    return found
 
 
 def balance(account: int, before: datetime | None = None) -> int:

@@ -82,27 +82,27 @@ class SandboxProvider(PaymentProvider):
 
     def _call(self, operation: str, key: str, user_id: int, amount_cents: int) -> ProviderResult:
         digest = hashlib.sha256(key.encode()).hexdigest()
-        setting = sandbox_settings(create=False)
-        fail_ids = {int(uid) for uid in (setting.fail_user_ids if setting else [])}
-        fail_rate = setting.fail_rate if setting else 0
-        if user_id in fail_ids:
-            succeeded, error = False, "Declined by the sandbox (this party is set to fail)."
-        elif int(digest[:8], 16) % 100 < fail_rate:
-            succeeded, error = False, f"Declined by the sandbox (random failure at {fail_rate}%)."
-        else:
-            succeeded, error = True, ""
-        row = {
-            "idempotency_key": key,
-            "operation": operation,
-            "user_id": user_id,
-            "amount_cents": amount_cents,
-            "succeeded": succeeded,
-            "error": error,
-            "reference": f"sbx_{digest[:20]}",
-        }
-        first = _record_once(row)
+
+        def decide(fail_ids: set[int], fail_rate: int) -> dict:
+            if user_id in fail_ids:
+                succeeded, error = False, "Declined by the sandbox (this party is set to fail)."
+            elif int(digest[:8], 16) % 100 < fail_rate:
+                succeeded, error = False, f"Declined by the sandbox (random failure at {fail_rate}%)."
+            else:
+                succeeded, error = True, ""
+            return {
+                "idempotency_key": key,
+                "operation": operation,
+                "user_id": user_id,
+                "amount_cents": amount_cents,
+                "succeeded": succeeded,
+                "error": error,
+                "reference": f"sbx_{digest[:20]}",
+            }
+
+        first = _record_once(key, decide)
         delay = float(current_app.config.get("SANDBOX_DELAY_SECONDS") or 0)
-        if delay:  # tests: the answer is slow to come back, so a caller can be killed meanwhile
+        if delay:  # a real provider's latency (no connection of ours is held meanwhile)
             time.sleep(delay)
         if not first.succeeded:
             raise PaymentDeclined(first.error, reference=first.reference)
@@ -116,25 +116,30 @@ class _Booked:
     reference: str
 
 
-def _record_once(row: dict) -> _Booked:
-    """Insert the sandbox's book row once per key and return the FIRST outcome for the key.
+def _record_once(key: str, decide) -> _Booked:
+    """Read the settings, insert the sandbox's book row once per key and return the FIRST outcome.
 
-    Written on a connection of its own (committed at once) when the session is bound to the engine;
-    a session bound to one connection (the rollback-per-test fixture) shares that connection.
+    Written on a connection of its own (committed at once, and given back before the sandbox's
+    delay) when the session is bound to the engine; a session bound to one connection (the
+    rollback-per-test fixture) shares that connection.
     """
-    statement = insert(SandboxPayment).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    settings = select(SandboxSetting.fail_user_ids, SandboxSetting.fail_rate).order_by(SandboxSetting.id).limit(1)
     query = select(SandboxPayment.succeeded, SandboxPayment.error, SandboxPayment.reference).where(
-        SandboxPayment.idempotency_key == row["idempotency_key"]
+        SandboxPayment.idempotency_key == key
     )
+
+    def book(execute) -> _Booked:
+        setting = execute(settings).first()
+        fail_ids = {int(uid) for uid in (setting.fail_user_ids if setting else [])}
+        row = decide(fail_ids, setting.fail_rate if setting else 0)
+        execute(insert(SandboxPayment).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"]))
+        return _Booked(*execute(query).one())
+
     bind = db.session.get_bind()
     if isinstance(bind, Engine):
         with bind.begin() as connection:
-            connection.execute(statement)
-            found = connection.execute(query).one()
-    else:
-        db.session.execute(statement)
-        found = db.session.execute(query).one()
-    return _Booked(*found)
+            return book(connection.execute)
+    return book(db.session.execute)
 
 
 ADAPTERS: dict[str, type[PaymentProvider]] = {"sandbox": SandboxProvider, "manual": ManualProvider}

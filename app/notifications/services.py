@@ -10,9 +10,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.extensions import db
 from app.notifications.models import EmailStatus, OutboxEmail, RecipientSequence
+from app.platform.clock import utcnow
 from app.platform.unit_of_work import after_commit
 
 SEND_JOB = "app.notifications.jobs.send_for_recipient"
+SEND_MANY_JOB = "app.notifications.jobs.send_for_recipients"
+_RECIPIENTS_PER_JOB = 25
+_MESSAGES_PER_CALL = 2000
 
 
 def render_email(template: str, context: dict) -> tuple[str, str, str]:
@@ -68,10 +72,102 @@ def queue_email(recipient: str, template: str, context: dict, idempotency_key: s
     return email
 
 
+def queue_emails(messages: list[tuple[str, str, dict, str]]) -> int:
+    """Many messages at once, set-based: `messages` are (recipient, template, context, idempotency key).
+
+    The same promises as `queue_email`, with a fixed number of statements per call: one upsert
+    hands every recipient a block of sequence numbers (in the order of `messages`, so a person's
+    mail keeps its order), one INSERT ... ON CONFLICT DO NOTHING writes the outbox rows (a key
+    already queued is skipped; its sequence number becomes a gap, which the sender allows), and
+    one pipelined enqueue after the commit starts a sender per recipient. Flushes only; returns
+    how many rows were written.
+    """
+    if not messages:
+        return 0
+    if len(messages) > _MESSAGES_PER_CALL:
+        return sum(
+            queue_emails(messages[start : start + _MESSAGES_PER_CALL])
+            for start in range(0, len(messages), _MESSAGES_PER_CALL)
+        )
+    keys = [key for _recipient, _template, _context, key in messages]
+    existing = set(db.session.scalars(select(OutboxEmail.idempotency_key).where(OutboxEmail.idempotency_key.in_(keys))))
+    fresh, seen = [], set()
+    for recipient, template, context, key in messages:
+        if key not in existing and key not in seen:
+            seen.add(key)
+            fresh.append((recipient.strip().lower(), template, context, key))
+    if not fresh:
+        return 0
+    wanted: dict[str, int] = {}
+    for recipient, *_rest in fresh:
+        wanted[recipient] = wanted.get(recipient, 0) + 1
+    table = RecipientSequence.__table__
+    upsert = insert(table)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c.recipient],
+        set_={"last_sequence": table.c.last_sequence + upsert.excluded.last_sequence},
+    ).returning(table.c.recipient, table.c.last_sequence)
+    # executemany (batched into multi-row statements by SQLAlchemy, compiled once and cached)
+    last = dict(
+        db.session.execute(
+            upsert, [{"recipient": recipient, "last_sequence": count} for recipient, count in sorted(wanted.items())]
+        ).all()
+    )
+    following = {recipient: last[recipient] - count + 1 for recipient, count in wanted.items()}
+    domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].rstrip(">") or "mcf.example"
+    rows = []
+    for recipient, template, context, key in fresh:
+        subject, body_text, body_html = render_email(template, context)
+        rows.append(
+            {
+                "idempotency_key": key,
+                "recipient": recipient,
+                "sequence": following[recipient],
+                "template": template,
+                "subject": subject,
+                "body_text": body_text,
+                "body_html": body_html,
+                "message_id": f"<{uuid.uuid4().hex}@{domain}>",
+                "status": EmailStatus.PENDING,
+                "attempts": 0,
+                "last_error": "",
+                "next_attempt_at": utcnow(),
+                "created_at": utcnow(),
+            }
+        )
+        following[recipient] += 1
+    written = list(
+        db.session.execute(
+            insert(OutboxEmail.__table__)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OutboxEmail.__table__.c.recipient),
+            rows,
+        ).scalars()
+    )
+    recipients = sorted(set(written))
+    if recipients:
+        after_commit(lambda: enqueue_sends(recipients))
+    return len(written)
+
+
 def enqueue_send(recipient: str, at=None) -> None:
     from app.platform.queues import enqueue
 
     enqueue("emails", SEND_JOB, recipient, at=at)
+
+
+def enqueue_sends(recipients: list[str]) -> None:
+    """Sender jobs for many recipients, _RECIPIENTS_PER_JOB people each, pushed to Redis in one
+    pipeline (a Redis failure is logged; the sweep starts the senders of mail left pending)."""
+    from app.platform.queues import enqueue_many
+
+    if len(recipients) == 1:
+        enqueue_send(recipients[0])
+        return
+    groups = [
+        (recipients[start : start + _RECIPIENTS_PER_JOB],) for start in range(0, len(recipients), _RECIPIENTS_PER_JOB)
+    ]
+    enqueue_many("emails", SEND_MANY_JOB, groups)
 
 
 def retry_email(email: OutboxEmail) -> None:

@@ -40,3 +40,18 @@ def enqueue(queue_name: str, func: str, *args, at: datetime | None = None, **opt
     except RedisError:
         log.warning("could not enqueue %s%r on %s; the sweep will retry", func, args, queue_name)
         return False
+
+
+def enqueue_many(queue_name: str, func: str, args_list: list[tuple], batch: int = 500) -> bool:
+    """Enqueue one job per argument tuple, pipelined to Redis in batches (logged, not raised, on failure)."""
+    try:
+        queue = get_queue(queue_name)
+        for start in range(0, len(args_list), batch):
+            with queue.connection.pipeline() as pipe:
+                jobs = [Queue.prepare_data(func, args=args) for args in args_list[start : start + batch]]
+                queue.enqueue_many(jobs, pipeline=pipe)
+                pipe.execute()
+        return True
+    except RedisError:
+        log.warning("could not enqueue %s jobs of %s on %s; the sweep will retry", len(args_list), func, queue_name)
+        return False

@@ -6,7 +6,8 @@ one set-based statement (INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO NOTHI
 InvoiceItem rows in the same statement, so amount and items come from one snapshot) under a
 transaction-scoped advisory lock per party kind: a concurrent run waits, then finds nothing to do,
 and the unique constraints (one invoice per party and period, a transaction invoiced once) are the
-last guard. Then every invoice due is settled through its provider (app/billing/processes/payments.py).
+last guard. Then every invoice due is settled through its provider (app/billing/processes/payments.py),
+in batches, with BILLING_CONCURRENCY provider calls at once.
 
 A charge or earning posted after its period was billed is never lost: it is not invoiced yet, so
 the next period's invoice takes it (counted as "late" in the breakdown).
@@ -28,7 +29,6 @@ import importlib
 import importlib.util
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -344,10 +344,9 @@ def create_invoices(party_kind: str, period: Period, now: datetime, run_id: int 
         "now": now,
         "run_id": run_id,
     }
-    ids = list(db.session.execute(statement, params).scalars())
+    ids = sorted(db.session.execute(statement, params).scalars())
     if ids and party_kind == AccountKind.CLIENT:
-        for invoice in db.session.scalars(select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)):
-            payments.notify_issued(invoice)
+        payments.notify_issued(ids)  # set-based, in invoice order, in this transaction
     db.session.commit()
     return ids
 
@@ -368,11 +367,7 @@ def _bill(party_kind: str, progress: Progress, now: datetime) -> dict:
 
 def _settle(invoice_ids: list[int], progress: Progress, now: datetime) -> dict:
     progress.add_total(len(invoice_ids))
-    outcomes: Counter[str] = Counter()
-    for invoice_id in invoice_ids:
-        outcomes[payments.settle(invoice_id, now)] += 1
-        progress.step()
-    return dict(outcomes)
+    return dict(payments.settle_many(invoice_ids, now, on_progress=progress.step))
 
 
 def run_weekly_clients(progress: Progress, now: datetime) -> dict:

@@ -96,30 +96,32 @@ class Crash(BaseException):
 
 
 def test_us220_a_run_dying_after_the_provider_answered_completes_without_a_second_charge(money, zone, monkeypatch):
+    """The calls are concurrent and their answers recorded in batches: a run that dies while recording
+    leaves every attempt of the batch pending (their keys committed before the calls); the next run
+    repeats those keys and the provider, having charged each once, answers with its first outcome."""
     local = zone("UTC")
     clients = [ClientFactory() for _ in range(3)]
     for client in clients:
         charge(client, 15_00, local(2024, 1, 3))
     money.session.commit()
     now = local(2024, 1, 8, 1)
-    real_record = payments._record
+    real_record = payments.record_answers
     calls = []
 
-    def record_then_die(*args, **kwargs):
-        calls.append(args)
-        if len(calls) == 2:
-            raise Crash  # the second invoice: charged by the provider, its outcome never recorded
-        return real_record(*args, **kwargs)
+    def record_then_die(answers, *args, **kwargs):
+        calls.append(len(answers))
+        raise Crash  # charged by the provider, the outcomes never recorded
 
-    monkeypatch.setattr(payments, "_record", record_then_die)
+    monkeypatch.setattr(payments, "record_answers", record_then_die)
     with pytest.raises(Crash):
         bill(runs.WEEKLY_CLIENTS, now)
     db.session.rollback()
-    assert sandbox_count() == 2 and payments_count() == 1
-    assert count(PaymentAttempt, PaymentAttempt.status == "pending") == 1
-    monkeypatch.setattr(payments, "_record", real_record)
+    assert calls == [3]
+    assert sandbox_count() == 3 and payments_count() == 0
+    assert count(PaymentAttempt, PaymentAttempt.status == "pending") == 3
+    monkeypatch.setattr(payments, "record_answers", real_record)
 
-    bill(runs.WEEKLY_CLIENTS, now)  # the next run repeats the pending attempt's key
+    bill(runs.WEEKLY_CLIENTS, now)  # the next run repeats the pending attempts' keys
     _every_invoice_charged_once(3)
     assert all(mail(client) == ["invoice_issued", "payment_succeeded"] for client in clients)
 
@@ -157,12 +159,13 @@ def test_us220_us230_run_killed_with_sigkill_midway_completes_on_the_next_run(
     run = runs.start_run(runs.WEEKLY_CLIENTS, None, now=now)
     db.session.commit()
 
-    worker = billing_worker(COMPANY_TIMEZONE="Europe/Berlin", SANDBOX_DELAY_SECONDS=30)
-    wait_until(lambda: sandbox_count() == 1, message=worker.log)
+    # Four calls at once, each answered after 30 s: the worker is killed while they are in flight.
+    worker = billing_worker(COMPANY_TIMEZONE="Europe/Berlin", SANDBOX_DELAY_SECONDS=30, BILLING_CONCURRENCY=4)
+    wait_until(lambda: sandbox_count() >= 1, message=worker.log)
     worker.kill()
 
     assert count(Invoice) == 4 and payments_count() == 0
-    assert count(PaymentAttempt, PaymentAttempt.status == "pending") == 1
+    assert count(PaymentAttempt, PaymentAttempt.status == "pending") == 4  # all keys committed before any call
     assert db.session.get(BillingRun, run.id).status == "running"
     with pytest.raises(ValidationError):  # the killed run still looks alive until it goes stale
         runs.start_run(runs.WEEKLY_CLIENTS, None)

@@ -203,8 +203,8 @@ def test_us220_a_manager_cannot_mark_paid_while_an_attempt_is_pending(money, zon
     bill(runs.DAILY_CLOSE, now)
     (period,) = runs.due_periods("client", now)
     (invoice_id,) = runs.create_invoices("client", period, now)
-    begun = payments._begin_attempt(invoice_id, now)
-    assert isinstance(begun, tuple)
+    calls, _decided = payments.begin_attempts([invoice_id], now)
+    assert [call.invoice_id for call in calls] == [invoice_id]
     with pytest.raises(ValidationError):
         payments.mark_paid_manually(db.session.get(Invoice, invoice_id), manager)
     db.session.rollback()
