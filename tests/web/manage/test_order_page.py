@@ -233,3 +233,12 @@ def test_cancel_and_fail_ask_for_confirmation_with_what_they_cost(
     second = _post(manager_client, order, action, **{f"{action}-reason": "Storm"})
     assert second.status_code == 303
     assert _fresh(db, order.id).status in (OrderStatus.CANCELLED, OrderStatus.FAILED)
+
+
+def test_the_timeline_is_worded_for_people_without_raw_event_codes(manager_client, db, people, service_type):
+    order = completed_order(people["tom"], people["whiskers"], service_type)
+    html = manager_client.get(f"/manage/orders/{order.id}").get_data(as_text=True)
+    timeline = html[html.index('<ol class="timeline">') : html.index("</ol>", html.index('<ol class="timeline">'))]
+    visible = re.sub(r"<[^>]+>", " ", timeline)
+    assert "order.matched" not in visible and "order.requested" not in visible
+    assert "Matched to Whiskers" in visible
