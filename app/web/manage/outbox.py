@@ -22,9 +22,12 @@ def outbox():
     if status and status not in STATUSES:
         abort(400)
     page, per_page = page_args(50)
+    search = request.args.get("q", "").strip().lower()[:254]
     query = select(OutboxEmail).order_by(OutboxEmail.id.desc())
     if status:
         query = query.where(OutboxEmail.status == status)
+    if search:  # recipients are stored lower-cased: a prefix search uses the (recipient, sequence) index
+        query = query.where(OutboxEmail.recipient.startswith(search, autoescape=True))
     emails, has_next = fetch_page(query, page, per_page)
     counts = dict(db.session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
     return page_or_fragment(
@@ -34,6 +37,7 @@ def outbox():
         has_next=has_next,
         page=page,
         status=status,
+        q=search,
         statuses=STATUSES,
         counts=counts,
     )

@@ -157,3 +157,13 @@ def test_home_redirects_by_role(app, db):
     worker = isolated_client(app)
     login(worker, WorkerFactory())
     assert worker.get("/").headers["Location"] == "/work/"
+
+
+def test_the_outbox_searches_by_recipient(client, db):
+    from app.notifications.services import queue_email
+
+    login(client, ManagerFactory())
+    queue_email("zed@example.com", "invitation", {"name": "Zed", "link": "x", "roles": []}, "test:zed")
+    queue_email("amy@example.com", "invitation", {"name": "Amy", "link": "x", "roles": []}, "test:amy")
+    html = client.get("/manage/outbox", query_string={"q": "ZED@"}).get_data(as_text=True)
+    assert "zed@example.com" in html and "amy@example.com" not in html
