@@ -8,6 +8,8 @@ when `DATABASE_URL`/`REDIS_URL` are not set in the environment, they are read fr
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,9 +61,38 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+SECRET_KEY_FILE = "secret_key"
+
+
+def instance_secret_key(directory: Path | None = None) -> str:
+    """The development secret key: random, made once, kept in `instance/secret_key` (mode 0600).
+
+    Several processes may start at once (`make run`): the file is created exclusively, and a
+    process that loses the race reads the winner's key.
+    """
+    directory = Path(directory or INSTANCE_DIR)
+    path = directory / SECRET_KEY_FILE
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = path.read_text().strip()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} holds no usable secret key: delete it to make a new one") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
 class BaseConfig:
     ENV_NAME = "base"
-    SECRET_KEY = env("SECRET_KEY", "dev-only-not-secret")
+    # No fixed key anywhere: development generates one under instance/ (see `instance_secret_key`),
+    # production refuses to start without one.
+    SECRET_KEY = env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = sqlalchemy_url(env("DATABASE_URL", "postgresql://localhost/mcf") or "")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -161,6 +192,7 @@ class DevelopmentConfig(BaseConfig):
     ENV_NAME = "development"
     DEBUG = env_bool("FLASK_DEBUG", False)
     HSTS = False
+    # Without SECRET_KEY, the app uses the random key kept under instance/ (`instance_secret_key`).
 
 
 class TestConfig(BaseConfig):
@@ -192,7 +224,7 @@ class ProductionConfig(BaseConfig):
     def check(cls) -> None:
         """Refuse to start with the development secret or a short one."""
         key = env("SECRET_KEY")
-        if not key or key == "dev-only-not-secret" or len(key) < 32:
+        if not key or len(key) < 32:
             raise RuntimeError(
                 "ProductionConfig needs SECRET_KEY set to a random string of at least 32 characters "
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
