@@ -30,7 +30,13 @@ from app.events import publish
 from app.extensions import db
 from app.platform.clock import utcnow
 from app.platform.paging import fetch_page
-from app.platform.validation import DuplicateError, FieldErrors, ValidationError
+from app.platform.validation import (
+    CONTROL_CHARACTERS_MESSAGE,
+    DuplicateError,
+    FieldErrors,
+    ValidationError,
+    control_character_error,
+)
 
 MAX_TRAITS = 20
 
@@ -57,6 +63,9 @@ def _check_email(errors: FieldErrors, email: object) -> str:
     if email is None or not email.strip():
         errors.add("email", "Email is required.")
         return ""
+    if message := control_character_error(email):
+        errors.add("email", message)
+        return ""
     try:
         validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
@@ -66,12 +75,16 @@ def _check_email(errors: FieldErrors, email: object) -> str:
     return normalise_email(email)
 
 
-def _check_text(errors: FieldErrors, field: str, value: object, max_length: int, required: bool = False) -> str:
+def _check_text(
+    errors: FieldErrors, field: str, value: object, max_length: int, required: bool = False, multiline: bool = False
+) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
         errors.add(field, "Must be text.")
         return ""
+    if message := control_character_error(value, multiline=multiline):
+        errors.add(field, message)
     value = value.strip()
     if required and not value:
         errors.add(field, "This field is required.")
@@ -98,6 +111,8 @@ def _check_traits(errors: FieldErrors, field: str, value: object) -> list[str]:
         errors.add(field, f"At most {MAX_TRAITS} entries.")
     if any(len(item) > 60 for item in traits):
         errors.add(field, "Each entry at most 60 characters.")
+    if any(control_character_error(item) for item in traits):
+        errors.add(field, CONTROL_CHARACTERS_MESSAGE)
     return traits
 
 
@@ -147,7 +162,7 @@ def create_client(
     errors = FieldErrors()
     email = _check_email(errors, email)
     name = _check_text(errors, "name", name, 120, required=True)
-    address = _check_text(errors, "address", address, 500)
+    address = _check_text(errors, "address", address, 500, multiline=True)
     if payment_method in (None, ""):
         payment_method = "card"
     if not isinstance(payment_method, str) or payment_method not in PAYMENT_METHODS:

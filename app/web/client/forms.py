@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
@@ -17,12 +16,13 @@ from wtforms.validators import Length, Optional
 from app.orders import slots
 from app.orders.models import ServiceType
 from app.platform.clock import utcnow
+from app.web.core.forms import CheckedForm
 
 # Service error keys that have no field of that name: where their messages are shown.
 ERROR_FIELDS = {"slot": "start", "status": None}
 
 
-class SlotForm(FlaskForm):
+class SlotForm(CheckedForm):
     """A date (company time zone) and a start time from the working-hours grid."""
 
     day = DateField("Date", validators=[Optional()])
@@ -88,7 +88,7 @@ class OrderRequestForm(SlotForm):
         return service_types[0] if service_types and not chosen and not self.is_submitted() else None
 
 
-class CancelForm(FlaskForm):
+class CancelForm(CheckedForm):
     reason = TextAreaField(
         "Why do you cancel?", validators=[Length(max=1000)], render_kw={"rows": 2, "maxlength": 1000}
     )

@@ -18,6 +18,7 @@ MESSAGES = {
     404: "There is nothing here.",
     405: "That action is not allowed here.",
     413: "The upload is too large.",
+    422: "Some of what was sent cannot be accepted.",
     429: "Too many attempts. Wait a little and try again.",
     500: "Something went wrong on our side. It has been logged.",
 }

@@ -6,6 +6,7 @@ from flask import Flask
 from flask_talisman import Talisman
 
 from app.extensions import login_manager
+from app.web.core import input_guard
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -32,6 +33,8 @@ def install(app: Flask) -> None:
         session_cookie_http_only=True,
         x_content_type_options=True,
     )
+
+    input_guard.install(app)
 
     @login_manager.user_loader
     def load_user(session_id: str):

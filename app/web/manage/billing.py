@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from app.billing import overview, queries
@@ -19,7 +18,7 @@ from app.billing.models import AccountKind, BillingRun, Invoice
 from app.extensions import db
 from app.platform.money import format_money
 from app.platform.validation import ValidationError
-from app.web.core.forms import apply_errors
+from app.web.core.forms import CheckedForm, apply_errors
 from app.web.core.htmx import htmx_target, is_htmx
 from app.web.core.navigation import local_path
 from app.web.core.pagination import page_args
@@ -98,7 +97,7 @@ def build_chart(weeks: list[overview.WeekTotals], width: int = 720, height: int 
 # ---------------------------------------------------------------- the dashboard
 
 
-class SandboxForm(FlaskForm):
+class SandboxForm(CheckedForm):
     fail_user_ids = StringField("Fail for these user ids", description="Comma separated, e.g. 12, 40")
     fail_rate = StringField("Fail this percent of calls", description="0 to 100")
 

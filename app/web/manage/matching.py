@@ -23,14 +23,14 @@ from app.matching.models import MatchingStep
 from app.matching.params import KINDS, default_params, kind_choices, parse_params_text
 from app.orders.models import Order, OrderStatus
 from app.platform.validation import ValidationError
-from app.web.core.forms import apply_errors
+from app.web.core.forms import CheckedForm, apply_errors
 from app.web.core.htmx import is_htmx
 from app.web.manage.blueprint import bp
 
 PARAMS_HINT = "A JSON object; see the parameters of each kind below."
 
 
-class StepForm(FlaskForm):
+class StepForm(CheckedForm):
     name = StringField("Name", validators=[Length(max=120)])
     params = TextAreaField("Parameters (JSON)", description=PARAMS_HINT)
 
