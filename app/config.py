@@ -148,6 +148,9 @@ class BaseConfig:
     EVENT_RETRY_BASE_SECONDS = env_float("EVENT_RETRY_BASE_SECONDS", 10)
     EVENT_RETRY_MAX_SECONDS = env_float("EVENT_RETRY_MAX_SECONDS", 900)
     SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
+    # /readyz: a worker counts as alive when its RQ heartbeat is this recent (RQ beats at most
+    # every worker_ttl - 15 = 405 s while idle, and a dead worker's key expires after 420 s).
+    READY_WORKER_HEARTBEAT_SECONDS = env_int("READY_WORKER_HEARTBEAT_SECONDS", 450)
     # Work younger than this is left to the enqueue that follows its commit.
     SWEEP_GRACE_SECONDS = env_float("SWEEP_GRACE_SECONDS", 5)
 
@@ -163,6 +166,8 @@ class BaseConfig:
 
     # Matching: external steps get this long unless their own timeout is shorter.
     MATCHING_EXTERNAL_TIMEOUT_SECONDS = env_float("MATCHING_EXTERNAL_TIMEOUT_SECONDS", 5)
+    # The commands external steps may run, registered by operators (app/matching/commands.py).
+    MATCHING_COMMANDS_FILE = env("MATCHING_COMMANDS_FILE", str(INSTANCE_DIR / "matching_commands.toml"))
 
     # US-170: the cookie contractor gets the client's details by email, or by webhook if set.
     COOKIE_CONTRACTOR_EMAIL = env("COOKIE_CONTRACTOR_EMAIL", "orders@fortune-cookies.example")
