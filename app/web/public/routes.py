@@ -1,8 +1,7 @@
 from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import text
 
-from app.extensions import db
+from app.platform import health as health_checks
 from app.web.core.access import AUTHENTICATED, access
 from app.web.core.navigation import home_url
 from app.web.public.blueprint import bp
@@ -15,11 +14,26 @@ def index():
     return redirect(url_for("auth.login"))
 
 
+def _no_store(response, status: int):
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.route("/healthz")
 def health():
-    """For load balancers: answers 200 when the database does."""
-    db.session.execute(text("SELECT 1"))
-    return jsonify({"status": "ok"})
+    """For load balancers: 200 when the database answers, 503 when it does not."""
+    ok, detail = health_checks.check_database()
+    if not ok:
+        return _no_store(jsonify({"status": "unavailable", "database": detail}), 503)
+    return _no_store(jsonify({"status": "ok"}), 200)
+
+
+@bp.route("/readyz")
+def ready():
+    """For orchestrators: 200 when PostgreSQL, Redis and at least one live worker are there."""
+    ok, checks = health_checks.readiness()
+    return _no_store(jsonify({"status": "ready" if ok else "not ready", "checks": checks}), 200 if ok else 503)
 
 
 @bp.route("/no-role")
