@@ -23,6 +23,7 @@ from app.accounts.models import (
     Role,
     User,
     UserRole,
+    UserSession,
     WorkerProfile,
 )
 from app.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
@@ -302,16 +303,46 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def load_session_user(session_id: str) -> User | None:
-    """flask-login's loader: the id carries the session version, so old sessions die."""
+def load_session_user(session_id: str, session_token: str | None = None) -> User | None:
+    """flask-login's loader: the id carries the session version, so old sessions die; the session's
+    token must name a server-side session that is not revoked (one query for both)."""
     try:
         user_id, version = (int(part) for part in session_id.split(":"))
     except ValueError:
         return None
-    user = db.session.get(User, user_id)
+    if not isinstance(session_token, str) or not session_token or not -(2**31) <= user_id < 2**31:
+        return None
+    oldest = utcnow() - current_app.config["PERMANENT_SESSION_LIFETIME"]
+    user = db.session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            UserSession.token_hash == _token_digest(session_token),
+            UserSession.revoked_at.is_(None),
+            UserSession.created_at > oldest,
+        )
+    )
     if user is None or user.session_version != version:
         return None
     return user
+
+
+def open_session(user: User) -> str:
+    """A new server-side session for a sign-in; the token goes into the session cookie."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(token_hash=_token_digest(token), user_id=user.id))
+    db.session.flush()
+    return token
+
+
+def revoke_session(session_token: str | None) -> None:
+    """Logout: the session ends on the server, so a copy of its cookie opens nothing."""
+    if isinstance(session_token, str) and session_token:
+        session_row = db.session.get(UserSession, _token_digest(session_token))
+        if session_row is not None and session_row.revoked_at is None:
+            session_row.revoked_at = utcnow()
+            db.session.flush()
 
 
 # ---------------------------------------------------------------- signed, expiring, single-use links

@@ -22,9 +22,13 @@ def _account_key() -> str:
     return "login-account:" + accounts.normalise_email(request.form.get("email", ""))
 
 
-def _start_session(user) -> None:
+SESSION_TOKEN = "sid"
+
+
+def _start_session(user, token: str) -> None:
     session.clear()  # a fresh session on login: nothing from before survives
     login_user(user)
+    session[SESSION_TOKEN] = token  # names the server-side session that logout revokes
     session.permanent = True
 
 
@@ -43,8 +47,9 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
+            token = accounts.open_session(user)
             db.session.commit()
-            _start_session(user)
+            _start_session(user, token)
             return redirect(local_path(request.args.get("next")) or home_url(user), code=303)
         form.password.errors.append("The email or the password is wrong.")
     status = 422 if request.method == "POST" else 200
@@ -55,6 +60,8 @@ def login():
 @access(AUTHENTICATED)
 @login_required
 def logout():
+    accounts.revoke_session(session.get(SESSION_TOKEN))
+    db.session.commit()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -86,8 +93,9 @@ def _set_password_page(token: str, purpose: str, title: str, intro: str):
         except ValidationError as exc:
             form.password.errors.extend(exc.errors.get("password", []))
         else:
+            session_token = accounts.open_session(user)
             db.session.commit()
-            _start_session(user)
+            _start_session(user, session_token)
             flash("Your password is set. Welcome!", "success")
             return redirect(home_url(user), code=303)
     status = 422 if request.method == "POST" else 200

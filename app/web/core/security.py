@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request, session
 from flask_talisman import Talisman
 
 from app.extensions import login_manager
@@ -18,6 +18,17 @@ CONTENT_SECURITY_POLICY = {
     "frame-ancestors": "'none'",
     "object-src": "'none'",
 }
+
+
+def _same_browser() -> bool:
+    """flask-login's "strong" protection, kept for permanent sessions too.
+
+    flask-login only marks a permanent session "not fresh" when the browser's identifier (address
+    and user agent) changes; a copied cookie would keep working. Here it opens nothing.
+    """
+    from flask_login.utils import _create_identifier
+
+    return session.get("_id") == _create_identifier()
 
 
 def install(app: Flask) -> None:
@@ -40,7 +51,16 @@ def install(app: Flask) -> None:
     def load_user(session_id: str):
         from app.accounts.services import load_session_user
 
-        return load_session_user(session_id)
+        if not _same_browser():
+            return None
+        return load_session_user(session_id, session.get("sid"))
+
+    @app.after_request
+    def no_store_when_signed_in(response):
+        # Pages of a signed-in person must not be kept by the browser or any cache in between.
+        if "_user_id" in session or request.headers.get("Authorization"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.after_request
     def vary_on_htmx(response):

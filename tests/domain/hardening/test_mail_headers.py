@@ -89,7 +89,11 @@ def test_us300_an_unsendable_message_is_dead_at_once_and_the_line_moves_on(app, 
 
 @pytest.mark.parametrize(
     "transient",
-    [smtplib.SMTPServerDisconnected("gone"), ConnectionRefusedError(111, "refused"), smtplib.SMTPDataError(451, b"later")],
+    [
+        smtplib.SMTPServerDisconnected("gone"),
+        ConnectionRefusedError(111, "refused"),
+        smtplib.SMTPDataError(451, b"later"),
+    ],
 )
 def test_us300_smtp_being_away_is_retried_and_holds_the_order(app, db, monkeypatch, transient):
     recipient = "wait@example.com"

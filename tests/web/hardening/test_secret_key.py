@@ -9,6 +9,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 import app.config as config_module
 from app import create_app
+from app.accounts.services import open_session
 from app.config import DevelopmentConfig, ProductionConfig, instance_secret_key, sqlalchemy_url
 from tests.support.factories import ManagerFactory
 from tests.support.fixtures import isolated_client
@@ -43,7 +44,7 @@ def _forged_cookie(app, key: str, user) -> str:
     from flask_login.utils import _create_identifier
 
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"User-Agent": "forger"}):
-        session = {"_user_id": user.get_id(), "_fresh": True, "_id": _create_identifier()}
+        session = {"_user_id": user.get_id(), "_fresh": True, "_id": _create_identifier(), "sid": user.sid}
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
     serializer.secret_keys = [key.encode()]
     return serializer.dumps(session)
@@ -55,6 +56,7 @@ def test_forged_session_with_the_old_public_key_opens_nothing(
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setattr(config_module, "INSTANCE_DIR", tmp_path)
     manager = ManagerFactory()
+    manager.sid = open_session(manager)  # a real server-side session: only the key is missing
     committed_db.session.commit()
     dev_app = create_app(DevelopmentConfig, SQLALCHEMY_DATABASE_URI=sqlalchemy_url(database_url), REDIS_URL=redis_url)
     assert dev_app.config["SECRET_KEY"] == (tmp_path / "secret_key").read_text().strip()
