@@ -101,6 +101,9 @@ def register_event_consumers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.web.core import converters
+
+    converters.install(app)  # before the blueprints: their rules pick converters when added
     from app.web.api import bp as api_bp
     from app.web.auth import bp as auth_bp
     from app.web.client import bp as clients_bp

@@ -123,7 +123,7 @@ def _check_age(errors: FieldErrors, value: object) -> int | None:
     if isinstance(value, bool):
         errors.add("age", "Must be a whole number.")
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 9:
         value = int(value.strip())
     if not isinstance(value, int):
         errors.add("age", "Must be a whole number.")

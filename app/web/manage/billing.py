@@ -18,10 +18,11 @@ from app.billing.models import AccountKind, BillingRun, Invoice
 from app.extensions import db
 from app.platform.money import format_money
 from app.platform.validation import ValidationError
+from app.web.core.converters import db_int
 from app.web.core.forms import CheckedForm, apply_errors
 from app.web.core.htmx import htmx_target, is_htmx
 from app.web.core.navigation import local_path
-from app.web.core.pagination import page_args
+from app.web.core.pagination import page_args, page_number
 from app.web.manage.blueprint import bp
 
 CHART_WEEKS = 12
@@ -112,7 +113,7 @@ def _sandbox_form(setting=None) -> SandboxForm:
 
 
 def _invoices_part() -> dict:
-    page = max(1, request.args.get("invoices_page", 1, type=int) or 1)
+    page = page_number("invoices_page")
     rows, has_next = overview.invoices(page=page)
     return {"invoices": rows, "invoices_page": page, "invoices_has_next": has_next}
 
@@ -250,8 +251,8 @@ def billing_sandbox():
 def billing_ledger():
     """With ?account=<id> (or ?user=<id>&kind=client|worker) one account's lines with the running
     balance; without, the accounts with their balances (searchable by name or email)."""
-    account_id = request.args.get("account", type=int)
-    user_id = request.args.get("user", type=int)
+    account_id = request.args.get("account", type=db_int)
+    user_id = request.args.get("user", type=db_int)
     if account_id is None and user_id is not None:
         kind = request.args.get("kind", AccountKind.CLIENT)
         if kind not in (AccountKind.CLIENT, AccountKind.WORKER):
