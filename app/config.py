@@ -115,12 +115,22 @@ class BaseConfig:
     ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
     ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
 
-    # Login throttling (flask-limiter on Redis).
-    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    # Login throttling (flask-limiter on Redis). Failed attempts count: per (account, address), per
+    # address, and per account from browsers that never signed in to it (the owner's own browser
+    # carries a signed "known device" cookie, so an attacker elsewhere cannot lock the owner out).
+    LOGIN_LIMIT_PER_ACCOUNT_ADDRESS = env("LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "20 per 15 minutes")
     LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+    KNOWN_DEVICE_DAYS = env_int("KNOWN_DEVICE_DAYS", 180)
+    # Password checks (argon2, ~64 MiB and tens of ms each) one web process does per second at most;
+    # attempts over this budget are answered at once without hashing.
+    PASSWORD_CHECKS_PER_SECOND = env_float("PASSWORD_CHECKS_PER_SECOND", 10)
+    # How many proxies in front of the app set X-Forwarded-For/-Proto (werkzeug's ProxyFix); 0 trusts none.
+    TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
-    # With Redis down, logins go on unthrottled rather than everybody being locked out.
+    # With Redis down, limits go on in each process's memory (flask-limiter's fallback).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
 
     # Signed links sent by email.
@@ -216,6 +226,7 @@ class TestConfig(BaseConfig):
     EVENT_RETRY_BASE_SECONDS = 0.2
     EVENT_RETRY_MAX_SECONDS = 1
     SWEEP_GRACE_SECONDS = 0
+    PASSWORD_CHECKS_PER_SECOND = 1000  # tests sign in many times a second
     MAIL_TIMEOUT_SECONDS = 5
     SERVER_NAME = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request, session
 from flask_talisman import Talisman
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import login_manager
 from app.web.core import input_guard
@@ -32,6 +33,11 @@ def _same_browser() -> bool:
 
 
 def install(app: Flask) -> None:
+    if app.config.get("TRUSTED_PROXIES", 0) > 0:
+        # Only the configured number of proxies is trusted for the client's address and scheme:
+        # without this, every user behind the proxy shares its address (and its login limits).
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
     Talisman(
         app,
         force_https=False,  # TLS ends at the proxy; HSTS below tells browsers to stay on it
