@@ -161,6 +161,9 @@ class BaseConfig:
     # /readyz: a worker counts as alive when its RQ heartbeat is this recent (RQ beats at most
     # every worker_ttl - 15 = 405 s while idle, and a dead worker's key expires after 420 s).
     READY_WORKER_HEARTBEAT_SECONDS = env_int("READY_WORKER_HEARTBEAT_SECONDS", 450)
+    # /metrics answers a bearer METRICS_TOKEN, or these addresses (comma-separated); 403 otherwise.
+    METRICS_TOKEN = env("METRICS_TOKEN")
+    METRICS_ALLOWED_ADDRESSES = env("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
     # Work younger than this is left to the enqueue that follows its commit.
     SWEEP_GRACE_SECONDS = env_float("SWEEP_GRACE_SECONDS", 5)
 

@@ -9,6 +9,7 @@ from app.web.manage import (  # importing the view modules registers their route
     outbox,
     people,
     service_types,
+    system,
     worker_detail,
 )
 from app.web.manage.blueprint import bp
@@ -23,5 +24,6 @@ __all__ = [
     "outbox",
     "people",
     "service_types",
+    "system",
     "worker_detail",
 ]
