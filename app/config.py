@@ -124,7 +124,7 @@ class BaseConfig:
     KNOWN_DEVICE_DAYS = env_int("KNOWN_DEVICE_DAYS", 180)
     # Password checks (argon2, ~64 MiB and tens of ms each) one web process does per second at most;
     # attempts over this budget are answered at once without hashing.
-    PASSWORD_CHECKS_PER_SECOND = env_float("PASSWORD_CHECKS_PER_SECOND", 10)
+    PASSWORD_CHECKS_PER_SECOND = env_float("PASSWORD_CHECKS_PER_SECOND", 2)
     # How many proxies in front of the app set X-Forwarded-For/-Proto (werkzeug's ProxyFix); 0 trusts none.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
     RATELIMIT_ENABLED = True

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-# No amount is larger (a billion units): every amount column holds it, and nothing overflows.
-MAX_AMOUNT_CENTS = 1_000_000_000_00
+# No amount is larger (ten trillion units): a bigint column holds it, and sums of many cannot overflow.
+MAX_AMOUNT_CENTS = 10**15
 AMOUNT = re.compile(r"^(?P<sign>[+-]?)(?P<units>\d+)(?:[.,](?P<cents>\d{1,2}))?$")
 MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-"})
 
@@ -44,7 +44,7 @@ def parse_amount(text: str | None, *, allow_negative: bool = False, maximum_cent
     match = AMOUNT.match(cleaned)
     if match is None:
         raise AmountError("Enter an amount in units with at most two decimals, e.g. 12.50 or 12,50.")
-    if len(match["units"].lstrip("0")) > 12:
+    if len(match["units"].lstrip("0")) > 13:
         raise AmountError(f"At most {format_money(maximum_cents or MAX_AMOUNT_CENTS)}.")
     cents = int(match["units"]) * 100 + int((match["cents"] or "0").ljust(2, "0"))
     if match["sign"] == "-":
