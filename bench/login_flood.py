@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import http.client
+import math
 import os
 import re
 import secrets
@@ -100,8 +101,9 @@ def flood(port: int, address: str, stop: threading.Event, answers: collections.C
 
 
 def p95(times: list[float]) -> float:
+    """Nearest rank: with few samples, the slowest of them."""
     ordered = sorted(times)
-    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    return ordered[min(len(ordered) - 1, math.ceil(len(ordered) * 0.95) - 1)]
 
 
 def summary(times: list[float]) -> str:
