@@ -6,6 +6,10 @@
     python worker.py --no-cron       # run more workers, but only one cron per deployment is needed
 
 Periodic jobs are registered in app/platform/schedule.py. Every job runs in its own app context.
+
+A Redis or PostgreSQL outage stops nothing for good: the worker loop and the cron start again by
+themselves with backoff (1 s doubling to 30 s) once the servers answer, and the sweep then
+re-enqueues everything pending from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ import argparse
 import logging
 import multiprocessing
 import os
+import signal
+import time
 
+from redis.exceptions import RedisError
 from rq import Worker
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import create_app
 from app.extensions import db
@@ -27,11 +36,65 @@ from app.platform.schedule import register_periodic_jobs
 log = logging.getLogger("mcf.worker")
 
 
+MAX_BACKOFF_SECONDS = 30
+OUTAGES = (RedisError, SQLAlchemyError, OSError)
+
+
+def backoff(attempt: int) -> float:
+    return float(min(MAX_BACKOFF_SECONDS, 2 ** min(attempt, 5)))
+
+
 def run_cron(app) -> None:
-    with app.app_context():
-        cron = CronScheduler(connection=redis_connection(), name=f"mcf-cron-{os.getpid()}")
-        register_periodic_jobs(cron, app)
-        cron.start()
+    """The periodic jobs; rides out an outage (RQ's CronScheduler quits on the first Redis error)."""
+    attempt = 0
+    while True:
+        started = time.monotonic()
+        try:
+            with app.app_context():
+                cron = CronScheduler(connection=redis_connection(), name=f"mcf-cron-{os.getpid()}-{attempt}")
+                register_periodic_jobs(cron, app)
+                cron.start()  # returns when asked to stop (SIGTERM/SIGINT)
+            return
+        except StopRequested:
+            return
+        except OUTAGES as exc:
+            attempt = 0 if time.monotonic() - started > 60 else attempt + 1
+            delay = backoff(attempt)
+            log.warning("cron stopped by %s: %s; starting again in %.0f s", type(exc).__name__, exc, delay)
+            try:
+                time.sleep(delay)
+            except StopRequested:
+                return
+
+
+def work(args, connection) -> None:
+    """RQ's work loop, started again with backoff when it quits on an outage (not when asked to stop)."""
+    attempt = 0
+    base_name = args.name or f"mcf-worker-{os.getpid()}"
+    restarts = 0
+    while True:
+        started = time.monotonic()
+        worker = None
+        try:
+            worker = Worker(
+                args.queues, connection=connection, name=base_name if not restarts else f"{base_name}.{restarts}"
+            )
+            worker.work(with_scheduler=True, burst=args.burst, logging_level="INFO")
+        except OUTAGES as exc:
+            log.warning("worker stopped by %s: %s", type(exc).__name__, exc)
+        if args.burst or (worker is not None and getattr(worker, "_stop_requested", False)):
+            return
+        attempt = 0 if time.monotonic() - started > 60 else attempt + 1
+        restarts += 1
+        delay = backoff(attempt)
+        log.warning("worker loop ended without a stop request; starting again in %.0f s", delay)
+        signal.signal(signal.SIGTERM, _stop_now)  # RQ's handlers are not for this pause
+        signal.signal(signal.SIGINT, _stop_now)
+        time.sleep(delay)
+
+
+def _stop_now(signum, frame):
+    raise SystemExit(0)
 
 
 def main() -> None:
@@ -57,8 +120,7 @@ def main() -> None:
         cron_process = multiprocessing.get_context("fork").Process(target=run_cron, args=(app,), daemon=True)
         cron_process.start()
     try:
-        worker = Worker(args.queues, connection=connection, name=args.name)
-        worker.work(with_scheduler=True, burst=args.burst, logging_level="INFO")
+        work(args, connection)
     finally:
         if cron_process is not None and cron_process.is_alive():
             cron_process.terminate()

@@ -8,7 +8,7 @@ import os
 
 from flask import Flask
 
-from app.config import BaseConfig, ProductionConfig, config_from_env
+from app.config import BaseConfig, DevelopmentConfig, ProductionConfig, config_from_env, instance_secret_key
 from app.platform import jobs
 
 # The domain packages, each with its own tables in `models.py`.
@@ -76,6 +76,10 @@ def load_config(app: Flask, config: type[BaseConfig], overrides: dict) -> None:
         ProductionConfig.check()
     app.config.from_object(config)
     app.config.update(overrides)
+    if not app.config.get("SECRET_KEY") and issubclass(config, DevelopmentConfig):
+        app.config["SECRET_KEY"] = instance_secret_key()
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY is not set: the app will not sign sessions with a known key")
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -114,6 +118,9 @@ def register_event_consumers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.web.core import converters
+
+    converters.install(app)  # before the blueprints: their rules pick converters when added
     from app.web.api import bp as api_bp
     from app.web.auth import bp as auth_bp
     from app.web.careers import bp as careers_bp

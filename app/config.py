@@ -8,6 +8,8 @@ when `DATABASE_URL`/`REDIS_URL` are not set in the environment, they are read fr
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,9 +61,38 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+SECRET_KEY_FILE = "secret_key"
+
+
+def instance_secret_key(directory: Path | None = None) -> str:
+    """The development secret key: random, made once, kept in `instance/secret_key` (mode 0600).
+
+    Several processes may start at once (`make run`): the file is created exclusively, and a
+    process that loses the race reads the winner's key.
+    """
+    directory = Path(directory or INSTANCE_DIR)
+    path = directory / SECRET_KEY_FILE
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = path.read_text().strip()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} holds no usable secret key: delete it to make a new one") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
 class BaseConfig:
     ENV_NAME = "base"
-    SECRET_KEY = env("SECRET_KEY", "dev-only-not-secret")
+    # No fixed key anywhere: development generates one under instance/ (see `instance_secret_key`),
+    # production refuses to start without one.
+    SECRET_KEY = env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = sqlalchemy_url(env("DATABASE_URL", "postgresql://localhost/mcf") or "")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -84,12 +115,22 @@ class BaseConfig:
     ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
     ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
 
-    # Login throttling (flask-limiter on Redis).
-    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    # Login throttling (flask-limiter on Redis). Failed attempts count: per (account, address), per
+    # address, and per account from browsers that never signed in to it (the owner's own browser
+    # carries a signed "known device" cookie, so an attacker elsewhere cannot lock the owner out).
+    LOGIN_LIMIT_PER_ACCOUNT_ADDRESS = env("LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "20 per 15 minutes")
     LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+    KNOWN_DEVICE_DAYS = env_int("KNOWN_DEVICE_DAYS", 180)
+    # Password checks (argon2, ~64 MiB and tens of ms each) one web process does per second at most;
+    # attempts over this budget are answered at once without hashing.
+    PASSWORD_CHECKS_PER_SECOND = env_float("PASSWORD_CHECKS_PER_SECOND", 2)
+    # How many proxies in front of the app set X-Forwarded-For/-Proto (werkzeug's ProxyFix); 0 trusts none.
+    TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
-    # With Redis down, logins go on unthrottled rather than everybody being locked out.
+    # With Redis down, limits go on in each process's memory (flask-limiter's fallback).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
 
     # Signed links sent by email.
@@ -117,6 +158,12 @@ class BaseConfig:
     EVENT_RETRY_BASE_SECONDS = env_float("EVENT_RETRY_BASE_SECONDS", 10)
     EVENT_RETRY_MAX_SECONDS = env_float("EVENT_RETRY_MAX_SECONDS", 900)
     SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
+    # /readyz: a worker counts as alive when its RQ heartbeat is this recent (RQ beats at most
+    # every worker_ttl - 15 = 405 s while idle, and a dead worker's key expires after 420 s).
+    READY_WORKER_HEARTBEAT_SECONDS = env_int("READY_WORKER_HEARTBEAT_SECONDS", 450)
+    # /metrics answers a bearer METRICS_TOKEN, or these addresses (comma-separated); 403 otherwise.
+    METRICS_TOKEN = env("METRICS_TOKEN")
+    METRICS_ALLOWED_ADDRESSES = env("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
     # Work younger than this is left to the enqueue that follows its commit.
     SWEEP_GRACE_SECONDS = env_float("SWEEP_GRACE_SECONDS", 5)
 
@@ -139,6 +186,8 @@ class BaseConfig:
 
     # Matching: external steps get this long unless their own timeout is shorter.
     MATCHING_EXTERNAL_TIMEOUT_SECONDS = env_float("MATCHING_EXTERNAL_TIMEOUT_SECONDS", 5)
+    # The commands external steps may run, registered by operators (app/matching/commands.py).
+    MATCHING_COMMANDS_FILE = env("MATCHING_COMMANDS_FILE", str(INSTANCE_DIR / "matching_commands.toml"))
 
     # US-170: the cookie contractor gets the client's details by email, or by webhook if set.
     COOKIE_CONTRACTOR_EMAIL = env("COOKIE_CONTRACTOR_EMAIL", "orders@fortune-cookies.example")
@@ -198,6 +247,7 @@ class DevelopmentConfig(BaseConfig):
     ENV_NAME = "development"
     DEBUG = env_bool("FLASK_DEBUG", False)
     HSTS = False
+    # Without SECRET_KEY, the app uses the random key kept under instance/ (`instance_secret_key`).
 
 
 class TestConfig(BaseConfig):
@@ -216,6 +266,7 @@ class TestConfig(BaseConfig):
     EVENT_RETRY_BASE_SECONDS = 0.2
     EVENT_RETRY_MAX_SECONDS = 1
     SWEEP_GRACE_SECONDS = 0
+    PASSWORD_CHECKS_PER_SECOND = 1000  # tests sign in many times a second
     MAIL_TIMEOUT_SECONDS = 5
     SERVER_NAME = None
     # The suite's order walkers (tests/support) check in at any time; the window's own tests set it.
@@ -234,7 +285,7 @@ class ProductionConfig(BaseConfig):
     def check(cls) -> None:
         """Refuse to start with the development secret or a short one."""
         key = env("SECRET_KEY")
-        if not key or key == "dev-only-not-secret" or len(key) < 32:
+        if not key or len(key) < 32:
             raise RuntimeError(
                 "ProductionConfig needs SECRET_KEY set to a random string of at least 32 characters "
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."

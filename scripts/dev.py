@@ -4,14 +4,19 @@ With no DATABASE_URL / REDIS_URL in the environment it starts the embedded Postg
 under instance/, plus a local SMTP sink whose mail managers read at /manage/mailbox. It writes
 their addresses to instance/services.env (so `flask ...` in the project folder reaches them),
 migrates, loads the demo data once, then runs the RQ worker and the web server (gunicorn).
+
+It supervises them: a process that dies is started again (after a pause that grows while it
+keeps dying: 1 s doubling to 30 s), with its last log lines printed; it does not stop the stack.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -30,9 +35,87 @@ DEMO_LOGINS = [
 ]
 
 
+LAST_LINES = 20
+MAX_RESTART_DELAY = 30.0
+
+
+class Supervised:
+    """A long-lived process of the stack: its output is echoed and its last lines kept, so that
+    when it dies they can be shown, and it can be started again."""
+
+    def __init__(self, name: str, command: tuple[str, ...], env: dict[str, str]) -> None:
+        self.name = name
+        self.command = command
+        self.env = env
+        self.last_lines: collections.deque[str] = collections.deque(maxlen=LAST_LINES)
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.delay = 1.0
+        self.restart_at: float | None = None
+        self.start()
+
+    def start(self) -> None:
+        # A session of its own, so stopping it stops its children (gunicorn's workers, RQ's horses).
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        threading.Thread(target=self._echo, args=(self.process,), daemon=True).start()
+
+    def _echo(self, process: subprocess.Popen) -> None:
+        for raw in process.stdout:
+            line = raw.decode(errors="replace")
+            self.last_lines.append(line.rstrip("\n"))
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def args(self):
+        return self.command
+
+    @property
+    def returncode(self):
+        return self.process.returncode
+
+    def poll(self):
+        return self.process.poll()
+
+    def wait(self, timeout=None):
+        return self.process.wait(timeout)
+
+    def check(self) -> None:
+        """Called in the supervision loop: notice a death, start it again when its pause is over."""
+        now = time.monotonic()
+        if self.restart_at is None and self.process.poll() is not None:
+            # A process that ran a good while gets the short pause again; one that keeps dying waits longer.
+            self.delay = 1.0 if now - self.started_at > 60 else min(MAX_RESTART_DELAY, self.delay * 2)
+            self.restart_at = now + self.delay
+            print(
+                f"\n{self.name} exited with {self.process.returncode}; its last lines:\n"
+                + "".join(f"  | {line}\n" for line in self.last_lines)
+                + f"starting {self.name} again in {self.delay:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif self.restart_at is not None and now >= self.restart_at:
+            self.last_lines.clear()
+            self.start()
+            print(f"{self.name} started again (pid {self.process.pid})", file=sys.stderr, flush=True)
+
+
 class DevStack:
     def __init__(self) -> None:
-        self.processes: list[subprocess.Popen] = []
+        self.processes: list[Supervised] = []
         self.postgres = None
         self.redis_process = None
         self.smtp = None
@@ -69,9 +152,8 @@ class DevStack:
     def flask(self, *args: str) -> None:
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=self.env, check=True)
 
-    def spawn(self, *command: str) -> subprocess.Popen:
-        # A session of its own, so stopping it stops its children (gunicorn's workers, RQ's horses).
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+    def spawn(self, name: str, *command: str) -> Supervised:
+        process = Supervised(name, command, self.env)
         self.processes.append(process)
         return process
 
@@ -128,8 +210,9 @@ def run() -> None:
         stack.start_services()
         stack.flask("db", "upgrade")
         stack.flask("demo", "load")
-        stack.spawn(sys.executable, "worker.py")
+        stack.spawn("worker", sys.executable, "worker.py")
         stack.spawn(
+            "web",
             sys.executable,
             "-m",
             "gunicorn",
@@ -151,9 +234,8 @@ def run() -> None:
                 print(f"Mail goes to a local sink: as the manager, open http://127.0.0.1:{stack.port}/manage/mailbox")
             print("Press Ctrl-C to stop everything.\n", flush=True)
         while not stop_requested:
-            if any(process.poll() is not None for process in stack.processes):
-                print("a process exited; stopping the rest", file=sys.stderr)
-                break
+            for process in stack.processes:
+                process.check()
             time.sleep(0.3)
     finally:
         print("\nstopping ...", flush=True)

@@ -23,6 +23,7 @@ from app.accounts.models import (
     Role,
     User,
     UserRole,
+    UserSession,
     WorkerProfile,
 )
 from app.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
@@ -30,7 +31,13 @@ from app.events import publish
 from app.extensions import db
 from app.platform.clock import utcnow
 from app.platform.paging import fetch_page
-from app.platform.validation import DuplicateError, FieldErrors, ValidationError
+from app.platform.validation import (
+    CONTROL_CHARACTERS_MESSAGE,
+    DuplicateError,
+    FieldErrors,
+    ValidationError,
+    control_character_error,
+)
 
 MAX_TRAITS = 20
 
@@ -57,6 +64,9 @@ def _check_email(errors: FieldErrors, email: object) -> str:
     if email is None or not email.strip():
         errors.add("email", "Email is required.")
         return ""
+    if message := control_character_error(email):
+        errors.add("email", message)
+        return ""
     try:
         validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
@@ -66,12 +76,16 @@ def _check_email(errors: FieldErrors, email: object) -> str:
     return normalise_email(email)
 
 
-def _check_text(errors: FieldErrors, field: str, value: object, max_length: int, required: bool = False) -> str:
+def _check_text(
+    errors: FieldErrors, field: str, value: object, max_length: int, required: bool = False, multiline: bool = False
+) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
         errors.add(field, "Must be text.")
         return ""
+    if message := control_character_error(value, multiline=multiline):
+        errors.add(field, message)
     value = value.strip()
     if required and not value:
         errors.add(field, "This field is required.")
@@ -98,6 +112,8 @@ def _check_traits(errors: FieldErrors, field: str, value: object) -> list[str]:
         errors.add(field, f"At most {MAX_TRAITS} entries.")
     if any(len(item) > 60 for item in traits):
         errors.add(field, "Each entry at most 60 characters.")
+    if any(control_character_error(item) for item in traits):
+        errors.add(field, CONTROL_CHARACTERS_MESSAGE)
     return traits
 
 
@@ -107,7 +123,7 @@ def _check_age(errors: FieldErrors, value: object) -> int | None:
     if isinstance(value, bool):
         errors.add("age", "Must be a whole number.")
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 9:
         value = int(value.strip())
     if not isinstance(value, int):
         errors.add("age", "Must be a whole number.")
@@ -147,7 +163,7 @@ def create_client(
     errors = FieldErrors()
     email = _check_email(errors, email)
     name = _check_text(errors, "name", name, 120, required=True)
-    address = _check_text(errors, "address", address, 500)
+    address = _check_text(errors, "address", address, 500, multiline=True)
     if payment_method in (None, ""):
         payment_method = "card"
     if not isinstance(payment_method, str) or payment_method not in PAYMENT_METHODS:
@@ -287,16 +303,46 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def load_session_user(session_id: str) -> User | None:
-    """flask-login's loader: the id carries the session version, so old sessions die."""
+def load_session_user(session_id: str, session_token: str | None = None) -> User | None:
+    """flask-login's loader: the id carries the session version, so old sessions die; the session's
+    token must name a server-side session that is not revoked (one query for both)."""
     try:
         user_id, version = (int(part) for part in session_id.split(":"))
     except ValueError:
         return None
-    user = db.session.get(User, user_id)
+    if not isinstance(session_token, str) or not session_token or not -(2**31) <= user_id < 2**31:
+        return None
+    oldest = utcnow() - current_app.config["PERMANENT_SESSION_LIFETIME"]
+    user = db.session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            UserSession.token_hash == _token_digest(session_token),
+            UserSession.revoked_at.is_(None),
+            UserSession.created_at > oldest,
+        )
+    )
     if user is None or user.session_version != version:
         return None
     return user
+
+
+def open_session(user: User) -> str:
+    """A new server-side session for a sign-in; the token goes into the session cookie."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(token_hash=_token_digest(token), user_id=user.id))
+    db.session.flush()
+    return token
+
+
+def revoke_session(session_token: str | None) -> None:
+    """Logout: the session ends on the server, so a copy of its cookie opens nothing."""
+    if isinstance(session_token, str) and session_token:
+        session_row = db.session.get(UserSession, _token_digest(session_token))
+        if session_row is not None and session_row.revoked_at is None:
+            session_row.revoked_at = utcnow()
+            db.session.flush()
 
 
 # ---------------------------------------------------------------- signed, expiring, single-use links

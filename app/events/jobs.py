@@ -124,3 +124,13 @@ def count_pending() -> int:
     return sum(
         db.session.scalar(select(func.count()).select_from(pending_events(name).subquery())) or 0 for name in consumers
     )
+
+
+def pending_by_consumer() -> dict[str, tuple[int, object]]:
+    """Per consumer: (events not handled yet, when the oldest of them was created), one query each."""
+    summary = {}
+    for name in sorted(consumers):
+        pending = pending_events(name).subquery()
+        count, oldest = db.session.execute(select(func.count(), func.min(pending.c.created_at))).one()
+        summary[name] = (count or 0, oldest)
+    return summary

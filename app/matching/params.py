@@ -43,14 +43,20 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
     return check
 
 
-def _command(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value:
-        raise ParamError('must be a list of program and arguments, e.g. ["perl", "/opt/steps/score.pl"]')
-    if not all(isinstance(part, str) and part.strip() for part in value):
-        raise ParamError("every part must be a non-empty string")
-    if any("\x00" in part for part in value):
-        raise ParamError("must not contain NUL characters")
-    return value
+def _command(value: Any) -> str:
+    """The name of a command operators registered (app/matching/commands.py); never an argv."""
+    from app.matching.commands import CommandError, get_command
+
+    try:
+        return get_command(value).name
+    except CommandError as exc:
+        raise ParamError(str(exc)) from None
+
+
+def _args(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ParamError("must be a JSON object of the command's parameters")
+    return value  # checked against the command's declared params in `check_params`
 
 
 def _mode(value: Any) -> str:
@@ -93,11 +99,12 @@ KINDS: dict[str, tuple[str, dict[str, tuple[Callable[[Any], Any], bool]], dict]]
         "External command (any language)",
         {
             "command": (_command, True),
-            "timeout_seconds": (_timeout, True),
+            "args": (_args, False),
+            "timeout_seconds": (_timeout, False),
             "weight": (WEIGHT, False),
             "mode": (_mode, True),
         },
-        {"command": ["perl", "/path/to/step.pl"], "timeout_seconds": 2, "weight": 1.0, "mode": "score"},
+        {"command": "name-of-a-registered-command", "args": {}, "weight": 1.0, "mode": "score"},
     ),
 }
 
@@ -145,6 +152,13 @@ def check_params(kind: str, params: dict) -> dict:
     for key in params:
         if key not in schema:
             problems.append(f"Unknown parameter “{key}” (allowed: {', '.join(schema)}).")
+    if kind == "external" and "command" in clean and "args" in clean:
+        from app.matching.commands import CommandError, check_args, get_command
+
+        try:
+            clean["args"] = check_args(get_command(clean["command"]), clean["args"])
+        except CommandError as exc:
+            problems.append(f"“args” {exc}.")
     if problems:
         raise ValidationError({"params": problems})
     return clean

@@ -74,6 +74,65 @@ def preview_run(order: Order, ranking: Ranking) -> MatchRun:
     )
 
 
+PREVIEW_RESULT_SECONDS = 600
+
+
+def request_preview(order: Order) -> str | None:
+    """Ask the worker for a preview of the order's ranking; the RQ job's id, None if Redis is away.
+
+    Nothing is written, so there is no commit to wait for.
+    """
+    from redis.exceptions import RedisError
+
+    from app.matching.jobs import PREVIEW_JOB
+    from app.platform.queues import get_queue
+
+    try:
+        job = get_queue("default").enqueue(PREVIEW_JOB, order.id, result_ttl=PREVIEW_RESULT_SECONDS, job_timeout=120)
+    except RedisError:
+        return None
+    return job.id
+
+
+def request_rerun(order: Order) -> bool:
+    """Ask the worker to match a requested order again (external steps never run in the web)."""
+    from app.matching.jobs import RERUN_JOB
+    from app.platform.queues import enqueue
+
+    if order.status != OrderStatus.REQUESTED:
+        raise IllegalTransition(status="Only a requested order can be matched; use reassign for a matched one.")
+    return enqueue("default", RERUN_JOB, order.id)
+
+
+def preview_result(job_id: str) -> tuple[str, MatchRun | None]:
+    """("done", a transient run) | ("waiting", None) | ("failed", None) | ("unknown", None)."""
+    from redis.exceptions import RedisError
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from app.matching.jobs import PREVIEW_JOB
+    from app.platform.queues import redis_connection
+
+    if not (isinstance(job_id, str) and 0 < len(job_id) <= 64 and job_id.replace("-", "").isalnum()):
+        return "unknown", None
+    try:
+        job = Job.fetch(job_id, connection=redis_connection())
+        if job.func_name != PREVIEW_JOB:
+            return "unknown", None
+        status = job.get_status()
+        if status == JobStatus.FINISHED:
+            data = job.return_value()
+        elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            return "failed", None
+        else:
+            return "waiting", None
+    except (NoSuchJobError, RedisError):
+        return "unknown", None
+    if not data:
+        return "unknown", None
+    return "done", MatchRun(**data)
+
+
 # ---------------------------------------------------------------- explaining a run
 
 

@@ -13,8 +13,11 @@ import json
 import logging
 import math
 import os
+import resource
+import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,15 +27,17 @@ from sqlalchemy import Integer, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.extensions import db
+from app.matching.commands import Command, CommandError, check_args, get_command
 from app.matching.samples import OrdinarySample, ReferenceSample
 from app.orders.models import Order, OrderStatus
 from app.platform.clock import utcnow
+from app.platform.jobs import running_in_job
+from app.platform.validation import single_line
 
 log = logging.getLogger(__name__)
 
 S = OrderStatus
 BUSY = (S.MATCHED, S.KIT_ISSUED, S.IN_PROGRESS)
-MAX_OUTPUT_BYTES = 5 * 1024 * 1024
 
 
 class StepFailed(Exception):
@@ -156,12 +161,19 @@ def tie_break(reference: ReferenceSample, candidates: list[OrdinarySample], para
 # ---------------------------------------------------------------- external steps
 
 
-def _safe_env() -> dict[str, str]:
-    """The command gets a PATH and a locale, never the app's secrets (database URL, keys)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    if "HOME" in os.environ:
-        env["HOME"] = os.environ["HOME"]
-    return env
+def _limits(command: Command, timeout: float, output_bytes: int) -> Callable[[], None]:
+    """Resource limits set in the child before it runs the command: memory, CPU time, the size of
+    what it may write (its stdout/stderr are files: a bigger write kills it), no core dumps."""
+
+    def apply() -> None:
+        memory = command.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        cpu = max(1, math.ceil(timeout)) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -181,53 +193,95 @@ def _worker_id(value) -> int:
     raise ValueError(value)
 
 
-def external(reference: ReferenceSample, candidates: list[OrdinarySample], params: dict) -> Outcome:
-    """Run `command` (argv, no shell) with the samples as JSON on stdin; read its answer on stdout.
+def _log_stderr(name: str, stderr: bytes) -> None:
+    """What a step wrote on stderr goes to the worker log only, as one filtered line."""
+    text = single_line(stderr[-2000:].decode(errors="replace"))
+    if text:
+        log.warning("external step %s wrote on stderr: %s", name, text[-500:])
 
-    stdin:  {"reference_sample": {...}, "ordinary_samples": [{...}, ...]}
+
+def run_command(command: Command, payload: bytes, timeout: float) -> bytes:
+    """Run a registered command in the worker with `payload` on stdin; its stdout, or StepFailed.
+
+    No shell, an empty environment except the command's declared `env`, its own process group
+    (killed whole on timeout), limits on memory, CPU and output. StepFailed messages are ours
+    only: nothing the command printed is in them (stderr goes to the log, filtered).
+    """
+    if not running_in_job():
+        raise StepFailed("external steps run in the background worker only")
+    output_bytes = command.max_output_kb * 1024
+    program = shutil.which(command.argv[0]) or command.argv[0]
+    with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        stdin.write(payload)
+        stdin.seek(0)
+        try:
+            process = subprocess.Popen(
+                [program, *command.argv[1:]],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env=dict(command.env),
+                cwd="/",
+                start_new_session=True,  # its own process group, so a timeout kills its children too
+                close_fds=True,
+                preexec_fn=_limits(command, timeout, output_bytes),
+            )
+        except OSError as exc:
+            raise StepFailed(f"could not start the command {command.name} ({type(exc).__name__})") from None
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            process.wait()
+            raise StepFailed(f"timed out after {timeout:g} s and was killed") from None
+        except BaseException:
+            _kill_group(process)
+            process.wait()
+            raise
+        _kill_group(process)  # nothing it started outlives it
+        stderr.seek(0)
+        _log_stderr(command.name, stderr.read(output_bytes))
+        stdout.seek(0)
+        out = stdout.read(output_bytes + 1)
+    if returncode == -signal.SIGXFSZ or len(out) > output_bytes:
+        raise StepFailed(f"wrote more than {command.max_output_kb} KB and was stopped")
+    if returncode == -signal.SIGXCPU or returncode == -signal.SIGKILL:
+        raise StepFailed("used too much CPU time and was stopped")
+    if returncode != 0:
+        raise StepFailed(f"exited with status {returncode} (its error output is in the worker log)")
+    return out
+
+
+def external(reference: ReferenceSample, candidates: list[OrdinarySample], params: dict) -> Outcome:
+    """Run a registered command with the samples as JSON on stdin; read its answer on stdout.
+
+    stdin:  {"reference_sample": {...}, "ordinary_samples": [{...}, ...], "params": {...}}
     stdout: {"scores": {"<worker id>": number, ...}} in mode "score" (missing workers score 0),
             {"keep": [worker id, ...]} in mode "filter".
-    A non-zero exit, a timeout (the process group is killed), or anything else on stdout raises
-    StepFailed; the pipeline logs it and goes on without the step.
+    Only commands operators registered run (app/matching/commands.py), in the worker only. A
+    non-zero exit, a timeout, a limit or anything else on stdout raises StepFailed; the pipeline
+    logs it and goes on without the step.
     """
-    command = params["command"]
-    cap = float(current_app.config["MATCHING_EXTERNAL_TIMEOUT_SECONDS"])
+    try:
+        command = get_command(params.get("command"))
+        args = check_args(command, params.get("args"))
+    except CommandError as exc:
+        raise StepFailed(f"the command {exc}") from None
+    cap = min(float(current_app.config["MATCHING_EXTERNAL_TIMEOUT_SECONDS"]), command.timeout_seconds)
     timeout = min(float(params.get("timeout_seconds", cap)), cap)
     mode = params.get("mode", "score")
     payload = json.dumps(
-        {"reference_sample": reference.to_json(), "ordinary_samples": [c.to_json() for c in candidates]}
+        {
+            "reference_sample": reference.to_json(),
+            "ordinary_samples": [c.to_json() for c in candidates],
+            "params": args,
+        }
     ).encode()
-    try:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=_safe_env(),
-            start_new_session=True,  # its own process group, so a timeout kills its children too
-            close_fds=True,
-        )
-    except OSError as exc:
-        raise StepFailed(f"could not start {command[0]!r}: {exc.strerror or exc}") from None
-    try:
-        stdout, stderr = process.communicate(payload, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        process.communicate()
-        raise StepFailed(f"timed out after {timeout:g} s and was killed") from None
-    except BaseException:
-        _kill_group(process)
-        process.wait()
-        raise
-    if process.returncode != 0:
-        tail = stderr.decode(errors="replace").strip()[-300:]
-        raise StepFailed(f"exited with status {process.returncode}" + (f": {tail}" if tail else ""))
-    if len(stdout) > MAX_OUTPUT_BYTES:
-        raise StepFailed("wrote more than 5 MB")
+    stdout = run_command(command, payload, timeout)
     try:
         answer = json.loads(stdout.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise StepFailed(f"wrote no JSON: {stdout[:120].decode(errors='replace')!r}") from None
+        raise StepFailed("wrote no JSON on stdout") from None
     if not isinstance(answer, dict):
         raise StepFailed("wrote JSON that is not an object")
     known = {c.worker_id for c in candidates}
@@ -237,8 +291,8 @@ def external(reference: ReferenceSample, candidates: list[OrdinarySample], param
             raise StepFailed('a filter must write {"keep": [worker ids]}')
         try:
             ids = {_worker_id(value) for value in keep}
-        except ValueError as exc:
-            raise StepFailed(f"not a worker id in keep: {exc.args[0]!r}") from None
+        except ValueError:
+            raise StepFailed("wrote something that is not a worker id in keep") from None
         return Outcome(keep=ids & known)
     scores = answer.get("scores")
     if not isinstance(scores, dict):
@@ -248,9 +302,9 @@ def external(reference: ReferenceSample, candidates: list[OrdinarySample], param
         try:
             worker_id = _worker_id(key)
         except ValueError:
-            raise StepFailed(f"not a worker id: {key!r}") from None
+            raise StepFailed("wrote a score for something that is not a worker id") from None
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise StepFailed(f"the score of worker {key} is not a finite number: {value!r}")
+            raise StepFailed(f"wrote a score for worker {worker_id} that is not a finite number")
         if worker_id in result:
             result[worker_id] = float(value)
     return Outcome(scores=result)

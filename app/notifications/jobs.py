@@ -3,7 +3,8 @@
 Workers serialise on a per-recipient advisory lock held in the sending transaction, so two
 workers never send the same recipient's mail at once. The head of the line is the lowest
 pending sequence: while it waits for a retry, nothing later goes out. A message that exhausts
-its attempts is dead-lettered and the line moves on. If a worker dies mid-send, its transaction
+its attempts, or fails in a way no retry can fix (a malformed message, a permanent 5xx refusal),
+is dead-lettered and the line moves on. If a worker dies mid-send, its transaction
 rolls back and the message is still pending: delivery is at-least-once, and the Message-ID is
 stable so a duplicate can be recognised.
 """
@@ -11,12 +12,13 @@ stable so a duplicate can be recognised.
 from __future__ import annotations
 
 import logging
+import smtplib
 import socket
 from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
-from flask_mail import Message
+from flask_mail import BadHeaderError, Message
 from sqlalchemy import select, text
 
 from app.events.jobs import backoff
@@ -26,6 +28,7 @@ from app.notifications.services import SEND_JOB, enqueue_send
 from app.platform.clock import utcnow
 from app.platform.jobs import job
 from app.platform.sweep import sweeper
+from app.platform.validation import single_line
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +43,42 @@ def socket_timeout(seconds: float):
         socket.setdefaulttimeout(previous)
 
 
-def deliver_over_smtp(email: OutboxEmail) -> None:
+class UndeliverableError(Exception):
+    """This message can never be sent as it is (as opposed to the mail server being away)."""
+
+
+def is_permanent(exc: Exception) -> bool:
+    """A failure that no retry can fix: a malformed message, or the server's permanent 5xx refusal.
+
+    Connection errors, timeouts and 4xx answers are transient: the message is retried with backoff.
+    """
+    if isinstance(exc, (UndeliverableError, BadHeaderError, ValueError, TypeError, UnicodeError, LookupError)):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):  # data/sender refused and the like
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
+def build_message(email: OutboxEmail) -> Message:
+    """The message with headers no stored field can break: the subject is made one clean line;
+    a recipient that is not one plain address is undeliverable."""
+    if email.recipient != single_line(email.recipient) or "," in email.recipient or "@" not in email.recipient:
+        raise UndeliverableError(f"the recipient {email.recipient!r} is not one plain address")
     message = Message(
-        subject=email.subject,
+        subject=single_line(email.subject),
         recipients=[email.recipient],
         body=email.body_text,
         html=email.body_html,
         extra_headers={"X-MCF-Sequence": str(email.sequence), "X-MCF-Outbox-Id": str(email.id)},
     )
     message.msgId = email.message_id
+    return message
+
+
+def deliver_over_smtp(email: OutboxEmail) -> None:
+    message = build_message(email)
     with socket_timeout(current_app.config["MAIL_TIMEOUT_SECONDS"]):
         mail.send(message)
 
@@ -100,7 +130,7 @@ def _send_line(recipient: str) -> int:
             deliver_over_smtp(head)
         except Exception as exc:
             head.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if head.attempts >= config["EMAIL_MAX_ATTEMPTS"]:
+            if is_permanent(exc) or head.attempts >= config["EMAIL_MAX_ATTEMPTS"]:
                 head.status = EmailStatus.DEAD
                 log.error("email %s to %s dead-lettered: %s", head.id, recipient, head.last_error)
                 session.commit()

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.notifications.models import EmailStatus, OutboxEmail, RecipientSequence
 from app.platform.clock import utcnow
 from app.platform.unit_of_work import after_commit
+from app.platform.validation import single_line
 
 SEND_JOB = "app.notifications.jobs.send_for_recipient"
 SEND_MANY_JOB = "app.notifications.jobs.send_for_recipients"
@@ -28,7 +29,8 @@ def render_email(template: str, context: dict) -> tuple[str, str, str]:
     context = {"base_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/"), **context}
     text_template = env.get_template(f"email/{template}.txt")
     text_context = text_template.new_context(context)
-    subject = "".join(text_template.blocks["subject"](text_context)).strip()
+    # Names typed by people end up here: the subject is always one line, whatever they hold.
+    subject = single_line("".join(text_template.blocks["subject"](text_context)))
     body_text = "".join(text_template.blocks["body"](text_template.new_context(context))).strip() + "\n"
     body_html = env.get_template(f"email/{template}.html").render(subject=subject, **context)
     return subject, body_text, body_html

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.orders.models import DEFAULT_BASE_PRICE_CENTS, ServiceType
 from app.platform.clock import utcnow
-from app.platform.validation import DuplicateError, FieldErrors
+from app.platform.validation import DuplicateError, FieldErrors, check_single_line, control_character_error
 
 
 def _clean_list(value) -> list[str]:
@@ -50,6 +50,9 @@ def save_service_type(
         errors.add("skills", "Each skill at most 60 characters.")
     if any(len(item) > 120 for item in consumables):
         errors.add("consumables", "Each item at most 120 characters.")
+    check_single_line(errors, name=name, skills=" ".join(skills), consumables=" ".join(consumables))
+    if message := control_character_error(description or "", multiline=True):
+        errors.add("description", message)
     errors.raise_if_any()
     clash = db.session.scalar(
         select(ServiceType).where(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from flask import Flask, current_app, has_app_context
 
 _worker_app: Flask | None = None
+_in_job: contextvars.ContextVar[bool] = contextvars.ContextVar("mcf_in_job", default=False)
 _app_factory: Callable[[], Flask] | None = None
 
 
@@ -38,7 +41,22 @@ def job(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        with _app().app_context():
+        with _app().app_context(), in_job():
             return fn(*args, **kwargs)
 
     return run
+
+
+@contextlib.contextmanager
+def in_job() -> Iterator[None]:
+    """Mark the code inside as background work (a job body); see `running_in_job`."""
+    token = _in_job.set(True)
+    try:
+        yield
+    finally:
+        _in_job.reset(token)
+
+
+def running_in_job() -> bool:
+    """True inside a job body: work that must never run in a web request checks this."""
+    return _in_job.get()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 
+# No amount is larger (ten trillion units): a bigint column holds it, and sums of many cannot overflow.
+MAX_AMOUNT_CENTS = 10**15
 AMOUNT = re.compile(r"^(?P<sign>[+-]?)(?P<units>\d+)(?:[.,](?P<cents>\d{1,2}))?$")
 MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-"})
-MAX_UNITS_DIGITS = 12  # far beyond any real amount, well inside a BIGINT of cents
 
 
 class AmountError(ValueError):
@@ -45,13 +46,15 @@ def parse_amount(text: str | None, *, allow_negative: bool = False, maximum_cent
     match = AMOUNT.match(cleaned)
     if match is None:
         raise AmountError("Enter an amount in units with at most two decimals, e.g. 12.50 or 12,50.")
-    if len(match["units"].lstrip("0")) > MAX_UNITS_DIGITS:
-        raise AmountError("That amount is too large.")
+    if len(match["units"].lstrip("0")) > 13:
+        raise AmountError(f"At most {format_money(maximum_cents or MAX_AMOUNT_CENTS)}.")
     cents = int(match["units"]) * 100 + int((match["cents"] or "0").ljust(2, "0"))
     if match["sign"] == "-":
         if not allow_negative:
             raise AmountError("Enter an amount of zero or more.")
         cents = -cents
-    if maximum_cents is not None and abs(cents) > maximum_cents:
+    if maximum_cents is None or maximum_cents > MAX_AMOUNT_CENTS:
+        maximum_cents = MAX_AMOUNT_CENTS
+    if abs(cents) > maximum_cents:
         raise AmountError(f"At most {format_money(maximum_cents)}.")
     return cents

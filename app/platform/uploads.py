@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import uuid
 from pathlib import Path
 
@@ -22,7 +23,12 @@ from app.platform.validation import ValidationError
 log = logging.getLogger(__name__)
 
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
-MAX_PIXELS = 40_000_000  # larger is a decompression bomb, not a phone photo
+# Larger is a decompression bomb, not a phone photo (phones save 12 MP by default). Decoding is
+# bounded three ways: this cap, JPEG's draft mode (decoded straight at about the stored size), and
+# at most DECODE_CONCURRENCY decodes at once per process, so a burst of uploads cannot eat the memory.
+MAX_PIXELS = 16_000_000
+DECODE_CONCURRENCY = 2
+_decoding = threading.BoundedSemaphore(DECODE_CONCURRENCY)
 MAX_SIDE = 2560  # stored photos are scaled down to this; enough to read a signed report
 
 
@@ -62,7 +68,9 @@ def _reencode(data: bytes, field: str) -> tuple[bytes, str]:
     try:
         with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
+        with _decoding, Image.open(io.BytesIO(data)) as image:
+            if image.format == "JPEG":
+                image.draft(None, (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale when large
             image.load()
             image = ImageOps.exif_transpose(image)
             image.thumbnail((MAX_SIDE, MAX_SIDE))

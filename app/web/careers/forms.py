@@ -1,10 +1,11 @@
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import EmailField, HiddenField, IntegerField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app.web.core.forms import CheckedForm
 
-class ApplicationForm(FlaskForm):
+
+class ApplicationForm(CheckedForm):
     """The application (US-090). `website` is the honeypot: hidden from people, filled by robots."""
 
     name = StringField("Your name", validators=[DataRequired(), Length(max=120)])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import DateField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -18,6 +17,7 @@ from wtforms.widgets import html_params
 
 from app.orders import availability, slots
 from app.orders.models import ServiceType
+from app.web.core.forms import CheckedForm
 
 # Service error keys that have no field of that name: where their messages are shown.
 ERROR_FIELDS = {"slot": "start", "status": None}
@@ -43,7 +43,7 @@ class BookableDaySelect:
         )
 
 
-class SlotForm(FlaskForm):
+class SlotForm(CheckedForm):
     """A date (company time zone) among the bookable days, and a start time on the working-hours grid
     (on a chosen day, only the times at which a worker who could do the service is free)."""
 
@@ -112,7 +112,7 @@ class OrderRequestForm(SlotForm):
         return service_types[0] if service_types and not chosen and not self.is_submitted() else None
 
 
-class CancelForm(FlaskForm):
+class CancelForm(CheckedForm):
     reason = TextAreaField(
         "Why do you cancel?", validators=[Length(max=1000)], render_kw={"rows": 2, "maxlength": 1000}
     )

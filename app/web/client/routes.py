@@ -22,6 +22,7 @@ from app.platform.paging import fetch_page
 from app.platform.validation import DuplicateError, ValidationError
 from app.web.client.blueprint import bp
 from app.web.client.forms import ERROR_FIELDS, CancelForm, OrderRequestForm, RebookForm
+from app.web.core.converters import db_int
 from app.web.core.forms import apply_errors
 from app.web.core.htmx import htmx_target
 from app.web.core.pagination import page_args
@@ -129,7 +130,7 @@ def new_order():
 
 
 def _service_from_args() -> ServiceType | None:
-    service_id = request.args.get("service_type", type=int)
+    service_id = request.args.get("service_type", type=db_int)
     return db.session.get(ServiceType, service_id) if service_id else None
 
 

@@ -5,10 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from app.platform.money import AmountError, format_money, parse_amount
+from app.platform.validation import control_character_error
+
+
+class CheckedForm(FlaskForm):
+    """The base of every form: no text field accepts control characters.
+
+    A one-line field (names, emails, anything that may end up in a mail header) refuses every
+    control character, line breaks included; a text area accepts tab and line breaks only.
+    """
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field, StringField) and isinstance(field.data, str):
+                message = control_character_error(field.data, multiline=isinstance(field, TextAreaField))
+                if message:
+                    field.errors = [*field.errors, message]
+                    valid = False
+        return valid
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, list[str]], aliases: Mapping[str, str | None] = {}) -> list[str]:

@@ -14,6 +14,7 @@ from app.web.manage import (  # importing the view modules registers their route
     quality_hypotheses,
     quality_review,
     service_types,
+    system,
     worker_detail,
 )
 from app.web.manage.blueprint import bp
@@ -33,5 +34,6 @@ __all__ = [
     "quality_hypotheses",
     "quality_review",
     "service_types",
+    "system",
     "worker_detail",
 ]

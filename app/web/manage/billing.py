@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from app.billing import overview, queries
@@ -19,10 +18,11 @@ from app.billing.models import AccountKind, BillingRun, Invoice
 from app.extensions import db
 from app.platform.money import format_money
 from app.platform.validation import ValidationError
-from app.web.core.forms import apply_errors
+from app.web.core.converters import db_int
+from app.web.core.forms import CheckedForm, apply_errors
 from app.web.core.htmx import htmx_target, is_htmx
 from app.web.core.navigation import local_path
-from app.web.core.pagination import page_args
+from app.web.core.pagination import page_args, page_number
 from app.web.manage.blueprint import bp
 
 CHART_WEEKS = 12
@@ -98,7 +98,7 @@ def build_chart(weeks: list[overview.WeekTotals], width: int = 720, height: int 
 # ---------------------------------------------------------------- the dashboard
 
 
-class SandboxForm(FlaskForm):
+class SandboxForm(CheckedForm):
     fail_user_ids = StringField("Fail for these user ids", description="Comma separated, e.g. 12, 40")
     fail_rate = StringField("Fail this percent of calls", description="0 to 100")
 
@@ -113,7 +113,7 @@ def _sandbox_form(setting=None) -> SandboxForm:
 
 
 def _invoices_part() -> dict:
-    page = max(1, request.args.get("invoices_page", 1, type=int) or 1)
+    page = page_number("invoices_page")
     rows, has_next = overview.invoices(page=page)
     return {"invoices": rows, "invoices_page": page, "invoices_has_next": has_next}
 
@@ -251,8 +251,8 @@ def billing_sandbox():
 def billing_ledger():
     """With ?account=<id> (or ?user=<id>&kind=client|worker) one account's lines with the running
     balance; without, the accounts with their balances (searchable by name or email)."""
-    account_id = request.args.get("account", type=int)
-    user_id = request.args.get("user", type=int)
+    account_id = request.args.get("account", type=db_int)
+    user_id = request.args.get("user", type=db_int)
     if account_id is None and user_id is not None:
         kind = request.args.get("kind", AccountKind.CLIENT)
         if kind not in (AccountKind.CLIENT, AccountKind.WORKER):

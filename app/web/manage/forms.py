@@ -1,14 +1,13 @@
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.accounts.models import PAYMENT_METHODS
-from app.web.core.forms import MoneyField
+from app.web.core.forms import CheckedForm, MoneyField
 
 
-class ClientForm(FlaskForm):
+class ClientForm(CheckedForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     address = TextAreaField("Address", validators=[Optional(), Length(max=500)])
@@ -20,7 +19,7 @@ class ClientForm(FlaskForm):
     submit = SubmitField("Create client")
 
 
-class WorkerForm(FlaskForm):
+class WorkerForm(CheckedForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     age = IntegerField("Age", validators=[Optional(), NumberRange(min=0, max=40)])
@@ -35,7 +34,7 @@ class WorkerForm(FlaskForm):
 # ---------------------------------------------------------------- service types and orders (US-021, US-050)
 
 
-class ServiceTypeForm(FlaskForm):
+class ServiceTypeForm(CheckedForm):
     """A service type; the price is typed in units with two decimals and stored as cents."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
@@ -58,13 +57,13 @@ class ServiceTypeForm(FlaskForm):
         return self.base_price.cents
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(CheckedForm):
     """Cancel or fail an order: the service insists on the reason; the first submit asks to confirm."""
 
     reason = TextAreaField("Reason", validators=[Length(max=1000)])
     confirmed = HiddenField()
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(CheckedForm):
     worker = SelectField("New worker", coerce=int, validate_choice=False)
     reason = TextAreaField("Reason", validators=[Length(max=1000)])

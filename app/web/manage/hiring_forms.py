@@ -1,6 +1,5 @@
 """Forms of the managers' hiring pages."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -15,9 +14,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.hiring.models import QuestionKind
 from app.hiring.services import CONTACT_CHANNELS
+from app.web.core.forms import CheckedForm
 
 
-class VacancyForm(FlaskForm):
+class VacancyForm(CheckedForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=160)])
     slug = StringField(
         "Address",
@@ -28,7 +28,7 @@ class VacancyForm(FlaskForm):
     is_open = BooleanField("Open (shown on the careers page)")
 
 
-class TestForm(FlaskForm):
+class TestForm(CheckedForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     trait = StringField(
@@ -47,7 +47,7 @@ class TestForm(FlaskForm):
     )
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(CheckedForm):
     kind = SelectField(
         "Kind",
         choices=[
@@ -66,7 +66,7 @@ class QuestionForm(FlaskForm):
     points = IntegerField("Points", default=1, validators=[InputRequired(), NumberRange(1, 100)])
 
 
-class ContactForm(FlaskForm):
+class ContactForm(CheckedForm):
     form_key = HiddenField()  # one per rendered form: a double submit logs the contact once
     contacted_at = DateTimeLocalField(
         "When", format="%Y-%m-%dT%H:%M", validators=[Optional()], description="Empty: now."
@@ -81,7 +81,7 @@ class ContactForm(FlaskForm):
     )
 
 
-class RejectForm(FlaskForm):
+class RejectForm(CheckedForm):
     reason = TextAreaField("Reason (managers only)", validators=[DataRequired(), Length(max=2000)])
     message = TextAreaField(
         "Message to the applicant",
@@ -90,5 +90,5 @@ class RejectForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(CheckedForm):
     """A button: only the CSRF token."""

@@ -2,8 +2,9 @@
 preview that ranks the workers for an order without assigning, and re-running matching for an
 order that is still requested.
 
-Every change is a POST answered with 303 (or, for htmx, the refreshed list of steps); a bad
-parameter answers 422 with the message next to the field and changes nothing.
+"Try it" and a re-run are POSTs whose work the background worker does (external steps never run
+in a web process). Every change is a POST answered with 303 (or, for htmx, the refreshed list of
+steps); a bad parameter answers 422 with the message next to the field and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ from wtforms.validators import Length
 
 from app.extensions import db
 from app.matching import services as match_svc
+from app.matching.commands import registered_commands
 from app.matching.models import MatchingStep
 from app.matching.params import KINDS, default_params, kind_choices, parse_params_text
 from app.orders.models import Order, OrderStatus
 from app.platform.validation import ValidationError
-from app.web.core.forms import apply_errors
+from app.web.core.forms import CheckedForm, apply_errors
 from app.web.core.htmx import is_htmx
 from app.web.manage.blueprint import bp
 
 PARAMS_HINT = "A JSON object; see the parameters of each kind below."
 
 
-class StepForm(FlaskForm):
+class StepForm(CheckedForm):
     name = StringField("Name", validators=[Length(max=120)])
     params = TextAreaField("Parameters (JSON)", description=PARAMS_HINT)
 
@@ -60,6 +62,7 @@ def _page_context(forms: dict[int, StepForm] | None = None, new_form: NewStepFor
         "forms": {step.id: forms.get(step.id) or _step_form(step) for step in steps},
         "new_form": new_form or NewStepForm(formdata=None),
         "kinds": {kind: (label, json.dumps(default)) for kind, (label, _schema, default) in KINDS.items()},
+        "commands": registered_commands(),
         "open_step": next(iter(forms), None),
     }
 
@@ -176,39 +179,70 @@ def matching_delete_step(step_id: int):
     return _done(f"Step “{name}” was deleted.")
 
 
-@bp.route("/matching/try")
-def matching_try():
-    """The ranking the current pipeline would give an order; nothing is recorded or assigned."""
-    raw = (request.args.get("order_number") or request.args.get("order_id") or "").strip().lstrip("#")
-    order, run, error, status = None, None, "", 200
-    if raw:
-        order = db.session.get(Order, int(raw)) if raw.isdigit() and int(raw) < 2**31 else None
-        if order is None:
-            error, status = f"There is no order #{raw}.", 422
-        else:
-            run = match_svc.preview_run(order, match_svc.preview(order))
-    context = _try_context(order, run, error)
+def _order_from(raw: str) -> tuple[Order | None, str]:
+    raw = (raw or "").strip().lstrip("#")
+    if not raw:
+        return None, "Choose an order or type its number."
+    order = db.session.get(Order, int(raw)) if raw.isdigit() and int(raw) < 2**31 else None
+    return order, "" if order is not None else f"There is no order #{raw[:20]}."
+
+
+def _try_response(order: Order | None, run=None, error: str = "", state: str = "", preview: str = "", status=200):
+    context = {**_try_context(order, run, error), "try_state": state, "try_preview": preview}
     if is_htmx():
         return render_template("manage/_matching_try_result.html", **context), status
     return render_template("manage/matching.html", **_page_context(), **context), status
 
 
+@bp.route("/matching/try", methods=["GET", "POST"])
+def matching_try():
+    """The ranking the current pipeline would give an order; nothing is recorded or assigned.
+
+    A POST asks the worker for it (external steps never run in the web process); the page then
+    shows it when the worker is done (htmx polls, a browser without it reloads).
+    """
+    if request.method == "POST":
+        _checked_post()
+        order, error = _order_from(request.form.get("order_number") or request.form.get("order_id") or "")
+        if order is None:
+            return _try_response(None, error=error, status=422)
+        job_id = match_svc.request_preview(order)
+        if job_id is None:
+            return _try_response(order, error="The background worker cannot be reached now; try again.", status=503)
+        if is_htmx():
+            return _try_response(order, state="waiting", preview=job_id, status=202)
+        return redirect(url_for("managers.matching_try", order_id=order.id, preview=job_id), code=303)
+    order = None
+    if request.args.get("order_id"):
+        order, error = _order_from(request.args["order_id"])
+        if order is None:
+            return _try_response(None, error=error, status=404)
+    preview = request.args.get("preview", "")
+    if order is None or not preview:
+        return _try_response(order)
+    state, run = match_svc.preview_result(preview)
+    if state == "done" and run.order_id != order.id:
+        state, run = "unknown", None
+    errors = {"failed": "The ranking failed in the worker; see its log.", "unknown": "This preview has expired."}
+    return _try_response(order, run, errors.get(state, ""), state, preview)
+
+
 @bp.route("/matching/orders/<int:order_id>/run", methods=["POST"])
 def matching_rerun(order_id: int):
-    """Run matching again for a requested order (e.g. after hiring, when it found nobody)."""
+    """Run matching again for a requested order (e.g. after hiring, when it found nobody), in the worker."""
     order = db.get_or_404(Order, order_id)
     _checked_post()
     try:
-        run = match_svc.rematch(order)
+        queued = match_svc.request_rerun(order)
     except ValidationError as exc:
-        db.session.rollback()
         flash(" ".join(message for messages in exc.errors.values() for message in messages), "error")
     else:
-        db.session.commit()
-        if run.chosen_worker_id is None:
-            flash(f"Order #{order_id} is still requested: {run.note}", "warning")
+        if queued:
+            flash(
+                f"Order #{order_id} is being matched again by the worker; the result shows in its history.", "success"
+            )
         else:
-            flash(f"Order #{order_id} was matched.", "success")
+            flash("The background worker cannot be reached now; try again.", "error")
     target = request.form.get("next") or ""
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("managers.matching_try", order_id=order_id)

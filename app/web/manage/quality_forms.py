@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
@@ -17,6 +16,7 @@ from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.quality.models import CALL_OUTCOMES, CALL_PARTIES, CRITERIA, Fault, HypothesisStatus
+from app.web.core.forms import CheckedForm
 
 SCORES = [SelectChoice(value, str(value)) for value in range(1, 6)]
 FAULTS = [SelectChoice(fault.value, fault.value.capitalize()) for fault in Fault]
@@ -33,7 +33,7 @@ def _score_field(label: str) -> RadioField:
     return RadioField(label, choices=SCORES, coerce=int, validate_choice=False, validators=[Optional()])
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(CheckedForm):
     """The review (US-210). The token makes a double submit store one review."""
 
     token = HiddenField()
@@ -58,7 +58,7 @@ class AmendForm(ReviewForm):
     note = TextAreaField("Why the change", description="Kept with the previous version.")
 
 
-class CallForm(FlaskForm):
+class CallForm(CheckedForm):
     party = SelectField(
         "Whom", choices=[SelectChoice(party, party.capitalize()) for party in CALL_PARTIES], validate_choice=False
     )
@@ -70,7 +70,7 @@ class CallForm(FlaskForm):
     notes = TextAreaField("Notes")
 
 
-class AuditForm(FlaskForm):
+class AuditForm(CheckedForm):
     """US-190: a random completed order, optionally within a period, a service type, a worker."""
 
     date_from = DateField("Ended from", validators=[Optional()])
@@ -79,13 +79,13 @@ class AuditForm(FlaskForm):
     worker = SelectField("Worker", coerce=int, validate_choice=False, validators=[Optional()])
 
 
-class HypothesisForm(FlaskForm):
+class HypothesisForm(CheckedForm):
     if_we = StringField("If we ...")
     then = StringField("then ...")
     because = StringField("because ...")
 
 
-class StatusForm(FlaskForm):
+class StatusForm(CheckedForm):
     status = SelectField(
         "Status",
         choices=[SelectChoice(status.value, status.value.capitalize()) for status in HypothesisStatus],
@@ -94,9 +94,9 @@ class StatusForm(FlaskForm):
     note = TextAreaField("Note", validators=[Optional()])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(CheckedForm):
     text = TextAreaField("Note")
 
 
-class OwnerForm(FlaskForm):
+class OwnerForm(CheckedForm):
     owner = SelectField("Owner", coerce=int, validate_choice=False)

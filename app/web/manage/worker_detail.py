@@ -9,7 +9,6 @@ import secrets
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import HiddenField, TextAreaField
@@ -21,13 +20,13 @@ from app.billing.models import AccountKind
 from app.extensions import db
 from app.platform.money import format_money
 from app.platform.validation import ValidationError
-from app.web.core.forms import MoneyField, apply_errors
+from app.web.core.forms import CheckedForm, MoneyField, apply_errors
 from app.web.core.htmx import htmx_target
 from app.web.core.pagination import page_args
 from app.web.manage.blueprint import bp
 
 
-class CreditForm(FlaskForm):
+class CreditForm(CheckedForm):
     amount = MoneyField(
         "Amount (units)",
         validators=[DataRequired("Enter an amount.")],

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from flask import request
-
 from app.billing import queries
 from app.billing.models import AccountKind
-from app.web.core.pagination import page_args
+from app.web.core.pagination import page_args, page_number
 
 LINES_PER_PAGE = 25
 INVOICES_PER_PAGE = 12
@@ -21,6 +19,6 @@ def ledger_part(kind: AccountKind, user_id: int) -> dict:
 
 
 def invoices_part(kind: AccountKind, user_id: int) -> dict:
-    page = max(1, request.args.get("invoices_page", 1, type=int) or 1)
+    page = page_number("invoices_page")
     rows, has_next = queries.party_invoices(kind, user_id, page, INVOICES_PER_PAGE)
     return {"invoices": rows, "invoices_page": page, "invoices_has_next": has_next}

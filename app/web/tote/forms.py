@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
+
+from app.web.core.forms import CheckedForm
 
 OUTCOME_CHOICES = [
     SelectChoice("completed", "Completed"),
@@ -13,7 +14,7 @@ OUTCOME_CHOICES = [
 ]
 
 
-class BetForm(FlaskForm):
+class BetForm(CheckedForm):
     outcome = RadioField("How will the order end?", choices=OUTCOME_CHOICES, validate_choice=False)
     amount = StringField(
         "Amount (units)",
@@ -22,7 +23,7 @@ class BetForm(FlaskForm):
     )
 
 
-class TransferForm(FlaskForm):
+class TransferForm(CheckedForm):
     payer = HiddenField()
     payee = HiddenField()
     amount_cents = HiddenField()

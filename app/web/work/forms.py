@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+
+from app.web.core.forms import CheckedForm
 
 CAMERA = {"accept": "image/*", "capture": "environment"}
 
 
-class CheckinForm(FlaskForm):
+class CheckinForm(CheckedForm):
     photo = FileField("Photo on arrival", render_kw=CAMERA, description="Take a photo at the client's door.")
 
 
-class ReportForm(FlaskForm):
+class ReportForm(CheckedForm):
     photo = FileField(
         "Photo of the signed report", render_kw=CAMERA, description="The paper report, signed by the client."
     )

@@ -17,7 +17,9 @@ from app.accounts.services import (
     find_user_by_email,
     grant_role,
     load_session_user,
+    open_session,
     revoke_role,
+    revoke_session,
     set_password,
 )
 from app.platform.validation import DuplicateError, ValidationError
@@ -214,11 +216,22 @@ def test_hash_uses_configured_cost(app, db):
 
 def test_session_id_carries_the_version(db):
     manager = ManagerFactory()
+    token = open_session(manager)
     old_id = manager.get_id()
-    assert load_session_user(old_id) is manager
+    assert load_session_user(old_id, token) is manager
     set_password(manager, "another long password")
-    assert load_session_user(old_id) is None
-    assert load_session_user(manager.get_id()) is manager
+    assert load_session_user(old_id, token) is None
+    assert load_session_user(manager.get_id(), token) is manager
+
+
+def test_a_revoked_or_unknown_session_loads_nobody(db):
+    manager = ManagerFactory()
+    token = open_session(manager)
+    assert load_session_user(manager.get_id(), None) is None
+    assert load_session_user(manager.get_id(), "made-up") is None
+    assert load_session_user(ManagerFactory().get_id(), token) is None, "a session belongs to one person"
+    revoke_session(token)
+    assert load_session_user(manager.get_id(), token) is None
 
 
 @pytest.mark.parametrize("session_id", ["", "x", "1", "1:2:3", "a:b", "999999999:0"])

@@ -15,6 +15,7 @@ from app.matching.pipeline import rank
 from app.orders import service_types
 from app.orders import services as orders
 from app.orders.states import IllegalTransition, move
+from app.platform.jobs import in_job
 from tests.support.matching import DEFAULT_PIPELINE, NOW, SLOT, S, make_worker, new_order, past_order
 
 pytestmark = pytest.mark.usefixtures("at_now")
@@ -124,7 +125,9 @@ def test_us066_without_steps_the_lowest_id_wins(db, pipeline, service, client_us
     assert ranked_ids(new_order(client_user, service))[0] == first.id
 
 
-def test_us067_changing_params_order_or_enabled_changes_the_result(db, pipeline, service, client_user, tmp_path):
+def test_us067_changing_params_order_or_enabled_changes_the_result(
+    app, db, pipeline, service, client_user, tmp_path, monkeypatch
+):
     """The pipeline lives in the database: weights, enabled flags and order all change who wins."""
     skilled = make_worker(strengths=["cleaning"])
     reliable = make_worker()
@@ -150,13 +153,16 @@ def test_us067_changing_params_order_or_enabled_changes_the_result(db, pipeline,
         "print encode_json({keep => [$in->{ordinary_samples}[0]{id}]});\n"
     )
     past_order(client_user, service, skilled, S.MATCHED, SLOT)
-    keep_first = ("external", "Keep first", {"command": ["perl", str(script)], "timeout_seconds": 3, "mode": "filter"})
+    monkeypatch.setitem(app.config, "MATCHING_COMMANDS", {"first": {"argv": ["perl", str(script)]}})
+    keep_first = ("external", "Keep first", {"command": "first", "timeout_seconds": 3, "mode": "filter"})
     free = ("free_at_slot", "Free", {"buffer_minutes": 0})
     pipeline([free, keep_first])
-    ranking = rank(order)
+    with in_job():  # external steps run in the worker only
+        ranking = rank(order)
     assert ranking.ranked == [reliable.id] and not ranking.fell_back
     pipeline([keep_first, free, ("past_results", "P", {"weight": 1.0})])
-    ranking = rank(order)
+    with in_job():
+        ranking = rank(order)
     assert ranking.fell_back and ranking.ranked == [reliable.id, skilled.id]
     assert [s["after"] for s in ranking.steps if s.get("phase") is None] == [1, 0, 0]
 

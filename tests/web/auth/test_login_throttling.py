@@ -22,20 +22,26 @@ def attempt(client, email: str, password: str, ip: str = OFFICE):
 
 @pytest.fixture
 def small_limits(app):
-    with config_values(app, LOGIN_LIMIT_PER_ACCOUNT="3 per 15 minutes", LOGIN_LIMIT_PER_IP="6 per 15 minutes"):
+    with config_values(
+        app,
+        LOGIN_LIMIT_PER_ACCOUNT_ADDRESS="3 per 15 minutes",
+        LOGIN_LIMIT_PER_ACCOUNT="10 per 15 minutes",
+        LOGIN_LIMIT_PER_IP="6 per 15 minutes",
+    ):
         yield
 
 
-def test_per_account_limit_blocks_even_the_right_password(client, new_client, db, small_limits):
+def test_per_account_and_address_limit_blocks_that_pair_only(client, new_client, db, small_limits):
     victim, colleague = ManagerFactory(), WorkerFactory()
     for _ in range(3):
         assert attempt(client, victim.email, "guess").status_code == 422
     blocked = attempt(client, victim.email, TEST_PASSWORD)
     assert blocked.status_code == 429
     assert b"Too many attempts" in blocked.data
-    # The lock is on the account, whatever the address or the spelling of the email.
-    assert attempt(new_client(), victim.email.upper(), TEST_PASSWORD, ip=CAFE).status_code == 429
-    # Another account from the same address still logs in.
+    # Whatever the spelling of the email, from that address the account waits.
+    assert attempt(new_client(), victim.email.upper(), TEST_PASSWORD).status_code == 429
+    # The owner elsewhere is not locked out; another account from the same address still logs in.
+    assert attempt(new_client(), victim.email, TEST_PASSWORD, ip=CAFE).status_code == 303
     assert attempt(new_client(), colleague.email, TEST_PASSWORD).status_code == 303
 
 

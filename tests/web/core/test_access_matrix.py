@@ -72,6 +72,8 @@ def _check(app, person: str, roles: frozenset[str], endpoint: str, method: str, 
     rule = endpoint_access(app, endpoint)
     status = response.status_code
     where = f"{person} {method} {endpoint} (rule {rule}{', htmx' if htmx else ''}) -> {status}"
+    if endpoint == "public.ready" and status == 503:
+        return None  # "not ready" is a 503 by design: no worker runs during this test
     if status >= 500:
         return where
     if rule == PUBLIC:

@@ -20,7 +20,10 @@ PAGE = "/manage/matching"
 
 
 @pytest.fixture
-def manager_client(client, login_as, pipeline):
+def manager_client(app, client, login_as, pipeline, monkeypatch):
+    """Operators registered one command (outside the web); managers only pick it."""
+    registry = {"perl-model": {"argv": ["perl", "/opt/steps/score.pl"], "params": ["bias"]}}
+    monkeypatch.setitem(app.config, "MATCHING_COMMANDS", registry)
     pipeline(DEFAULT_PIPELINE)
     login_as(ManagerFactory())
     return client
@@ -56,7 +59,7 @@ def test_us067_page_lists_the_steps_in_order_and_links_from_the_nav(manager_clie
 
 
 def test_us067_add_an_external_step(manager_client, db):
-    params = {"command": ["perl", "/opt/steps/score.pl"], "timeout_seconds": 2, "weight": 0.5, "mode": "score"}
+    params = {"command": "perl-model", "args": {"bias": 0.5}, "timeout_seconds": 2, "weight": 0.5, "mode": "score"}
     response = post(
         manager_client, f"{PAGE}/steps", {"kind": "external", "name": "Perl model", "params": json.dumps(params)}
     )
@@ -87,23 +90,43 @@ def test_us067_a_built_in_step_can_be_added_with_its_defaults(manager_client, db
             {
                 "kind": "external",
                 "name": "X",
-                "params": '{"command": "perl x.pl", "timeout_seconds": 1, "mode": "score"}',
+                "params": '{"command": ["perl", "-e", "system q(id)"], "timeout_seconds": 1, "mode": "score"}',
             },
-            "“command” must be a list",
+            "“command” must be one of the registered commands: perl-model",
         ),
         (
-            {"kind": "external", "name": "X", "params": '{"command": ["x"], "timeout_seconds": 99, "mode": "score"}'},
+            {"kind": "external", "name": "X", "params": '{"command": "sh", "mode": "score"}'},
+            "“command” must be one of the registered commands",
+        ),
+        (
+            {
+                "kind": "external",
+                "name": "X",
+                "params": '{"command": "perl-model", "args": {"env": 1}, "mode": "score"}',
+            },
+            "perl-model does not take",
+        ),
+        (
+            {
+                "kind": "external",
+                "name": "X",
+                "params": '{"command": "perl-model", "timeout_seconds": 99, "mode": "score"}',
+            },
             "“timeout_seconds” must be between 0.1 and 5",
         ),
         (
-            {"kind": "external", "name": "X", "params": '{"command": ["x"], "timeout_seconds": 1, "mode": "vote"}'},
+            {
+                "kind": "external",
+                "name": "X",
+                "params": '{"command": "perl-model", "timeout_seconds": 1, "mode": "vote"}',
+            },
             "“mode” must be",
         ),
         (
             {
                 "kind": "external",
                 "name": "Past results",
-                "params": '{"command": ["x"], "timeout_seconds": 1, "mode": "score"}',
+                "params": '{"command": "perl-model", "timeout_seconds": 1, "mode": "score"}',
             },
             "Another step has this name",
         ),
@@ -189,14 +212,33 @@ def test_us067_buttons_need_the_csrf_token(manager_client, db):
     assert step_named(db, step.name).enabled is True
 
 
-def test_us070_try_it_ranks_an_order_without_assigning(manager_client, db, service, client_user):
+def run_worker_jobs() -> None:
+    """The background worker's turn: an in-process RQ worker drains the default queue."""
+    from rq import SimpleWorker
+
+    from app.platform.queues import get_queue, redis_connection
+
+    SimpleWorker([get_queue("default")], connection=redis_connection()).work(burst=True, logging_level="WARNING")
+
+
+def test_us070_try_it_is_a_post_ranked_by_the_worker_without_assigning(manager_client, db, service, client_user):
     skilled = make_worker(strengths=["cleaning"], name="Skilled Tom")
     make_worker(name="Plain Jerry")
     order = new_order(client_user, service)
     page = manager_client.get(PAGE).get_data(as_text=True)
     assert f'<option value="{order.id}"' in page, "requested orders are offered"
+    assert 'method="post" action="/manage/matching/try"' in page
 
-    response = manager_client.get(f"{PAGE}/try", query_string={"order_id": order.id})
+    # A GET runs nothing: it only shows the form (and a finished preview, if named).
+    assert "Chosen:" not in manager_client.get(f"{PAGE}/try", query_string={"order_id": order.id}).get_data(True)
+    assert manager_client.post(f"{PAGE}/try", data={"order_id": order.id}).status_code == 400  # CSRF
+
+    response = post(manager_client, f"{PAGE}/try", {"order_id": order.id})
+    assert response.status_code == 303
+    waiting = manager_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The worker is ranking" in waiting and "Chosen:" not in waiting
+    run_worker_jobs()
+    response = manager_client.get(response.headers["Location"])
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Chosen: <strong>Skilled Tom</strong>" in html and "Plain Jerry" in html
@@ -205,17 +247,24 @@ def test_us070_try_it_ranks_an_order_without_assigning(manager_client, db, servi
     assert order.status == OrderStatus.REQUESTED and order.worker_id is None
     assert db.session.scalars(select(MatchRun)).all() == []
 
-    fragment = manager_client.get(
-        f"{PAGE}/try", query_string={"order_number": str(order.id)}, headers={"HX-Request": "true"}
-    )
-    assert "<html" not in fragment.get_data(as_text=True) and "Skilled Tom" in fragment.get_data(as_text=True)
-    missing = manager_client.get(f"{PAGE}/try", query_string={"order_number": "999999"})
+    fragment = post(manager_client, f"{PAGE}/try", {"order_number": str(order.id)}, htmx=True)
+    assert fragment.status_code == 202
+    assert "<html" not in fragment.get_data(as_text=True) and "hx-get" in fragment.get_data(as_text=True)
+    missing = post(manager_client, f"{PAGE}/try", {"order_number": "999999"})
     assert missing.status_code == 422 and "There is no order #999999" in missing.get_data(as_text=True)
+    huge = post(manager_client, f"{PAGE}/try", {"order_number": "9" * 30})
+    assert huge.status_code == 422
+    forged = manager_client.get(f"{PAGE}/try", query_string={"order_id": order.id, "preview": "../../x"})
+    assert "expired" in forged.get_data(as_text=True)
 
     response = post(manager_client, f"{PAGE}/orders/{order.id}/run", {"next": f"/manage/orders/{order.id}"})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/manage/orders/{order.id}")
     db.session.expire_all()
+    assert order.status == OrderStatus.REQUESTED, "the web process only asks; the worker matches"
+    run_worker_jobs()
+    db.session.expire_all()
     assert order.status == OrderStatus.MATCHED and order.worker_id == skilled.id
     response = post(manager_client, f"{PAGE}/orders/{order.id}/run", {"next": "//evil.example/"})
     assert response.status_code == 303 and "evil" not in response.headers["Location"]
+    run_worker_jobs()
     assert len(db.session.scalars(select(MatchRun)).all()) == 1, "a matched order is not matched again"
