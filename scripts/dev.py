@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -194,8 +195,25 @@ class DevStack:
         SERVICES_ENV.unlink(missing_ok=True)
 
 
+def port_problem(port: int) -> str | None:
+    """Why the web server could not listen on 127.0.0.1:`port`, or None when it can."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            return (
+                f"Port {port} is already in use by another program ({error.strerror}), so MCF cannot start there.\n"
+                f"Stop that program, or choose another port: PORT={port + 1} make run"
+            )
+    return None
+
+
 def run() -> None:
     stack = DevStack()
+    problem = port_problem(stack.port)
+    if problem:  # checked before anything starts: a taken port must not look like MCF being up
+        print(problem, file=sys.stderr, flush=True)
+        raise SystemExit(2)
     stop_requested = False
 
     def request_stop(signum, frame):
