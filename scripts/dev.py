@@ -37,17 +37,21 @@ DEMO_LOGINS = [
 
 
 LAST_LINES = 20
+# Each process of the stack writes its log here (the terminal only gets the status and the deaths).
+LOG_DIR = INSTANCE_DIR / "logs"
 MAX_RESTART_DELAY = 30.0
 
 
 class Supervised:
-    """A long-lived process of the stack: its output is echoed and its last lines kept, so that
-    when it dies they can be shown, and it can be started again."""
+    """A long-lived process of the stack: its output goes to its log file (or, without one, to the
+    terminal) and its last lines are kept, so that when it dies they can be shown, and it can be
+    started again."""
 
-    def __init__(self, name: str, command: tuple[str, ...], env: dict[str, str]) -> None:
+    def __init__(self, name: str, command: tuple[str, ...], env: dict[str, str], log_file: Path | None = None) -> None:
         self.name = name
         self.command = command
         self.env = env
+        self.log_file = log_file
         self.last_lines: collections.deque[str] = collections.deque(maxlen=LAST_LINES)
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
@@ -70,11 +74,16 @@ class Supervised:
         threading.Thread(target=self._echo, args=(self.process,), daemon=True).start()
 
     def _echo(self, process: subprocess.Popen) -> None:
-        for raw in process.stdout:
-            line = raw.decode(errors="replace")
-            self.last_lines.append(line.rstrip("\n"))
-            sys.stdout.write(line)
-            sys.stdout.flush()
+        log = open(self.log_file, "a", encoding="utf-8") if self.log_file else sys.stdout
+        try:
+            for raw in process.stdout:
+                line = raw.decode(errors="replace")
+                self.last_lines.append(line.rstrip("\n"))
+                log.write(line)
+                log.flush()
+        finally:
+            if log is not sys.stdout:
+                log.close()
 
     @property
     def pid(self) -> int:
@@ -154,7 +163,8 @@ class DevStack:
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=self.env, check=True)
 
     def spawn(self, name: str, *command: str) -> Supervised:
-        process = Supervised(name, command, self.env)
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        process = Supervised(name, command, self.env, LOG_DIR / f"{name}.log")
         self.processes.append(process)
         return process
 
@@ -250,6 +260,7 @@ def run() -> None:
                 print(f"  {email:<24} {what}")
             if stack.smtp is not None:
                 print(f"Mail goes to a local sink: as the manager, open http://127.0.0.1:{stack.port}/manage/mailbox")
+            print(f"Logs: {LOG_DIR}/ (web.log, worker.log); follow them with: tail -f {LOG_DIR}/*.log")
             print("Press Ctrl-C to stop everything.\n", flush=True)
         while not stop_requested:
             for process in stack.processes:

@@ -75,6 +75,10 @@ def test_make_run_starts_answers_sends_mail_and_stops_clean(tmp_path):
         browser = Browser(f"http://127.0.0.1:{port}")
         status, _ = browser.get("/login")
         assert status == 200
+        # Each process logs to its own file; the terminal keeps the banner instead of access logs.
+        _wait_for(lambda: "GET /login" in (instance / "logs" / "web.log").read_text(), 10, "the web log")
+        assert (instance / "logs" / "worker.log").exists()
+        assert "GET /login" not in log_path.read_text() and "tail -f" in log_path.read_text()
         status, url, page = browser.post_form("/login", {"email": "manager@example.com", "password": "demo-password"})
         assert status == 200 and url.endswith("/manage/") and "Overview" in page
 
