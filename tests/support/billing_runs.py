@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -111,3 +112,31 @@ def mail(user) -> list[str]:
 def balance(kind: AccountKind, user) -> int:
     db.session.rollback()
     return ledger.balance(ledger.account_id(kind, user.id))
+
+
+def run_twice_at_once(app, now: datetime, timeout: float) -> None:
+    """Two weekly and two monthly runs executed at the same moment in four threads (as two workers
+    would); every run must end without an error."""
+    ids = []
+    for kind in (runs.WEEKLY_CLIENTS, runs.WEEKLY_CLIENTS, runs.MONTHLY_WORKERS, runs.MONTHLY_WORKERS):
+        run = BillingRun(kind=kind, status="running", summary={})
+        db.session.add(run)
+        db.session.commit()
+        ids.append(run.id)
+    errors = []
+    barrier = threading.Barrier(len(ids))
+
+    def execute(run_id: int) -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                runs.execute(run_id, now)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=execute, args=(run_id,)) for run_id in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert errors == []

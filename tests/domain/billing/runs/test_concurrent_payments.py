@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.billing import providers
-from app.billing.models import AccountKind, BillingRun, Invoice, InvoiceStatus, PaymentAttempt, TransactionKind
+from app.billing.models import AccountKind, Invoice, InvoiceStatus, PaymentAttempt, TransactionKind
 from app.billing.processes import runs
 from app.extensions import db
 from app.notifications.models import OutboxEmail
@@ -26,6 +26,7 @@ from tests.support.billing_runs import (
     invoices,
     mail,
     payments_count,
+    run_twice_at_once,
     sandbox_count,
 )
 from tests.support.factories import ClientFactory, WorkerFactory
@@ -146,29 +147,7 @@ def test_us220_us230_two_concurrent_runs_with_slow_answers_charge_once(money, zo
     _configure(app, monkeypatch, concurrency=6, batch=4, delay=0.05)
     now = local(2024, 2, 1, 1)
     bill(runs.DAILY_CLOSE, now)
-    ids = []
-    for kind in (runs.WEEKLY_CLIENTS, runs.WEEKLY_CLIENTS, runs.MONTHLY_WORKERS, runs.MONTHLY_WORKERS):
-        run = BillingRun(kind=kind, status="running", summary={})
-        db.session.add(run)
-        db.session.commit()
-        ids.append(run.id)
-    errors = []
-    barrier = threading.Barrier(len(ids))
-
-    def execute(run_id: int) -> None:
-        try:
-            with app.app_context():
-                barrier.wait()
-                runs.execute(run_id, now)
-        except Exception as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=execute, args=(run_id,)) for run_id in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert errors == []
+    run_twice_at_once(app, now, 120)
     assert count(Invoice) == 26 and sandbox_count() == 26 and attempts_count() == 26
     assert payments_count() == 20 and payments_count(TransactionKind.PAYOUT) == 6
     assert all(i.status == InvoiceStatus.PAID and i.attempts == 1 for i in invoices())

@@ -5,7 +5,6 @@ crashes between the provider's answer and recording it, a run killed with SIGKIL
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
@@ -33,6 +32,7 @@ from tests.support.billing_runs import (
     invoices,
     mail,
     payments_count,
+    run_twice_at_once,
     sandbox_count,
 )
 from tests.support.factories import ClientFactory, ManagerFactory, WorkerFactory
@@ -59,29 +59,7 @@ def test_us220_two_runs_at_once_bill_and_charge_once(money, zone, app):
     money.session.commit()
     now = local(2024, 4, 1, 0, 5)
     bill(runs.DAILY_CLOSE, now)
-    ids = []
-    for kind in (runs.WEEKLY_CLIENTS, runs.WEEKLY_CLIENTS, runs.MONTHLY_WORKERS, runs.MONTHLY_WORKERS):
-        run = BillingRun(kind=kind, status="running", summary={})
-        db.session.add(run)
-        db.session.commit()
-        ids.append(run.id)
-    errors = []
-    barrier = threading.Barrier(len(ids))
-
-    def execute(run_id: int) -> None:
-        try:
-            with app.app_context():
-                barrier.wait()
-                runs.execute(run_id, now)
-        except Exception as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=execute, args=(run_id,)) for run_id in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    run_twice_at_once(app, now, 60)
     weekly = [i for i in invoices("client")]
     assert len(weekly) == 24 and len({(i.user_id, i.period_start) for i in weekly}) == 24
     assert sandbox_count() == 28 and payments_count() == 24 and payments_count(TransactionKind.PAYOUT) == 4
