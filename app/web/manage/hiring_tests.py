@@ -32,6 +32,18 @@ def _save(form, save, status_page, done: str, target):
 # ---------------------------------------------------------------- tests
 
 
+def _save_test_from(form: TestForm, test: HiringTest | None) -> HiringTest:
+    """Create (test None) or edit a test from the test form's fields."""
+    return services.save_test(
+        test,
+        name=form.name.data,
+        description=form.description.data,
+        trait=form.trait.data,
+        time_limit_minutes=form.time_limit_minutes.data,
+        pass_mark_percent=form.pass_mark_percent.data,
+    )
+
+
 @bp.route("/hiring/tests", methods=["GET", "POST"])
 def hiring_tests():
     form = TestForm()
@@ -45,14 +57,7 @@ def hiring_tests():
         return page()
     return _save(
         form,
-        lambda: services.save_test(
-            None,
-            name=form.name.data,
-            description=form.description.data,
-            trait=form.trait.data,
-            time_limit_minutes=form.time_limit_minutes.data,
-            pass_mark_percent=form.pass_mark_percent.data,
-        ),
+        lambda: _save_test_from(form, None),
         page,
         "The test was added; now give it questions.",
         lambda test: url_for("managers.hiring_test", test_id=test.id),
@@ -83,14 +88,7 @@ def hiring_test(test_id: int):
         return page()
     return _save(
         form,
-        lambda: services.save_test(
-            test,
-            name=form.name.data,
-            description=form.description.data,
-            trait=form.trait.data,
-            time_limit_minutes=form.time_limit_minutes.data,
-            pass_mark_percent=form.pass_mark_percent.data,
-        ),
+        lambda: _save_test_from(form, test),
         page,
         "The test was saved.",
         lambda saved: url_for("managers.hiring_test", test_id=saved.id),
