@@ -157,6 +157,8 @@ class BaseConfig:
     # Events: a failed consumer is retried with backoff; the sweep re-enqueues what is pending.
     EVENT_RETRY_BASE_SECONDS = env_float("EVENT_RETRY_BASE_SECONDS", 10)
     EVENT_RETRY_MAX_SECONDS = env_float("EVENT_RETRY_MAX_SECONDS", 900)
+    # How soon an event that waits behind an earlier one for the same people is tried again.
+    MAIL_ORDER_WAIT_SECONDS = env_float("MAIL_ORDER_WAIT_SECONDS", 1)
     SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 30)
     # /readyz: a worker counts as alive when its RQ heartbeat is this recent (RQ beats at most
     # every worker_ttl - 15 = 405 s while idle, and a dead worker's key expires after 420 s).
@@ -265,6 +267,7 @@ class TestConfig(BaseConfig):
     EMAIL_MAX_ATTEMPTS = 4
     EVENT_RETRY_BASE_SECONDS = 0.2
     EVENT_RETRY_MAX_SECONDS = 1
+    MAIL_ORDER_WAIT_SECONDS = 0.1
     SWEEP_GRACE_SECONDS = 0
     PASSWORD_CHECKS_PER_SECOND = 1000  # tests sign in many times a second
     MAIL_TIMEOUT_SECONDS = 5

@@ -8,13 +8,15 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import and_, exists, func, select, text
+from sqlalchemy.dialects.postgresql import insert
 
-from app.events.models import Event, EventFailure, HandledEvent
-from app.events.registry import consumers, consumers_of
+from app.events.models import ConsumerWatermark, Event, EventFailure, HandledEvent
+from app.events.registry import Deferred, consumers, consumers_of
 from app.extensions import db
 from app.platform.clock import utcnow
 from app.platform.jobs import job
 from app.platform.queues import enqueue
+from app.platform.schedule import every
 from app.platform.sweep import sweeper
 
 log = logging.getLogger(__name__)
@@ -27,12 +29,26 @@ def enqueue_delivery(event_type: str, aggregate_type: str, aggregate_id: str) ->
         enqueue("events", DELIVER, consumer.name, aggregate_type, aggregate_id)
 
 
-def pending_events(consumer_name: str):
-    """Events of the consumer's types that it has not handled yet."""
+def pending_events(consumer_name: str, *, after_watermark: bool = False):
+    """Events of the consumer's types that it has not handled yet.
+
+    `after_watermark` looks only above the consumer's watermark (every event up to it is handled),
+    which keeps the look short however long the history is.
+    """
     consumer = consumers[consumer_name]
-    return select(Event).where(
+    query = select(Event).where(
         Event.type.in_(consumer.event_types),
         ~exists().where(and_(HandledEvent.consumer == consumer_name, HandledEvent.event_id == Event.id)),
+    )
+    if after_watermark:
+        query = query.where(Event.id > handled_through(consumer_name))
+    return query
+
+
+def handled_through(consumer_name: str) -> int:
+    return (
+        db.session.scalar(select(ConsumerWatermark.handled_through).where(ConsumerWatermark.consumer == consumer_name))
+        or 0
     )
 
 
@@ -79,10 +95,30 @@ def deliver(consumer_name: str, aggregate_type: str, aggregate_id: str) -> int:
                     session.delete(failure)
             session.commit()
             handled += 1
+        except Deferred as wait:
+            session.rollback()
+            _record_wait(consumer_name, event.id, wait)
+            return handled
         except Exception as exc:
             session.rollback()
             _record_failure(consumer_name, event.id, exc)
             return handled
+
+
+def _record_wait(consumer_name: str, event_id: int, wait: Deferred) -> None:
+    """The event waits (for an earlier one): come back soon, without counting a failed attempt."""
+    log.info("consumer %s defers event %s: %s", consumer_name, event_id, wait)
+    session = db.session
+    failure = session.get(EventFailure, (consumer_name, event_id)) or EventFailure(
+        consumer=consumer_name, event_id=event_id, attempts=0
+    )
+    failure.last_error = f"waiting: {wait}"[:2000]
+    failure.next_attempt_at = utcnow() + timedelta(seconds=wait.seconds)
+    session.add(failure)
+    event = session.get(Event, event_id)
+    retry_at = failure.next_attempt_at
+    session.commit()
+    enqueue("events", DELIVER, consumer_name, event.aggregate_type, event.aggregate_id, at=retry_at)
 
 
 def _record_failure(consumer_name: str, event_id: int, exc: Exception) -> None:
@@ -102,6 +138,42 @@ def _record_failure(consumer_name: str, event_id: int, exc: Exception) -> None:
     retry_at = failure.next_attempt_at
     session.commit()
     enqueue("events", DELIVER, consumer_name, event.aggregate_type, event.aggregate_id, at=retry_at)
+
+
+# An event's id is taken when it is written, but it becomes visible only at its commit: a watermark
+# never passes events younger than this, so a transaction still open below it is not skipped.
+WATERMARK_SETTLE_SECONDS = 60
+
+
+@every("SWEEP_INTERVAL_SECONDS", name="event-watermarks")
+@job
+def advance_watermarks() -> dict[str, int]:
+    """Move each consumer's watermark up to just below its oldest pending event."""
+    settled_before = utcnow() - timedelta(seconds=WATERMARK_SETTLE_SECONDS)
+    moved = {}
+    for name in sorted(consumers):
+        floor = handled_through(name)
+        settled = db.session.scalar(
+            select(func.max(Event.id)).where(Event.id > floor, Event.created_at <= settled_before)
+        )
+        if settled is None:
+            continue
+        first_pending = db.session.scalar(
+            pending_events(name).where(Event.id > floor, Event.id <= settled).with_only_columns(func.min(Event.id))
+        )
+        target = settled if first_pending is None else first_pending - 1
+        if target > floor:
+            upsert = insert(ConsumerWatermark).values(consumer=name, handled_through=target, advanced_at=utcnow())
+            db.session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[ConsumerWatermark.consumer],
+                    set_={"handled_through": target, "advanced_at": utcnow()},
+                    where=ConsumerWatermark.handled_through < target,
+                )
+            )
+            moved[name] = target
+    db.session.commit()
+    return moved
 
 
 @sweeper("deliveries")

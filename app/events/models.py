@@ -44,3 +44,14 @@ class EventFailure(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsumerWatermark(db.Model):
+    """Every event up to `handled_through` is handled by the consumer: where a look for its pending
+    events may start. Advanced by a periodic job, never past an event that might still commit."""
+
+    __tablename__ = "consumer_watermarks"
+
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handled_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    advanced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -9,6 +9,18 @@ from app.events.models import Event
 
 Handler = Callable[[Event], None]
 
+
+class Deferred(Exception):
+    """Raised by a consumer's guard: this event must wait (for an earlier one), it did not fail.
+
+    Delivery retries it after `seconds` without counting an attempt or logging an error.
+    """
+
+    def __init__(self, reason: str, seconds: float = 1.0):
+        super().__init__(reason)
+        self.seconds = seconds
+
+
 consumers: dict[str, Consumer] = {}
 
 
@@ -18,6 +30,8 @@ class Consumer:
 
     name: str
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # Runs before every handler and may raise Deferred (e.g. to keep a person's mail in order).
+    guard: Handler | None = None
 
     def __post_init__(self) -> None:
         if self.name in consumers:
@@ -36,7 +50,13 @@ class Consumer:
     def event_types(self) -> list[str]:
         return sorted(self.handlers)
 
+    def guarded_by(self, guard: Handler) -> Handler:
+        self.guard = guard
+        return guard
+
     def handle(self, event: Event) -> None:
+        if self.guard is not None:
+            self.guard(event)
         self.handlers[event.type](event)
 
 
