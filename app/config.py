@@ -125,6 +125,9 @@ class BaseConfig:
     # Password checks (argon2, ~64 MiB and tens of ms each) one web process does per second at most;
     # attempts over this budget are answered at once without hashing.
     PASSWORD_CHECKS_PER_SECOND = env_float("PASSWORD_CHECKS_PER_SECOND", 2)
+    # After a refused (429) sign-in, the same address's next attempts get a static 429 for this long,
+    # answered before the application (app/web/core/login_gate.py); 0 turns it off.
+    LOGIN_GATE_SECONDS = env_float("LOGIN_GATE_SECONDS", 5)
     # How many proxies in front of the app set X-Forwarded-For/-Proto (werkzeug's ProxyFix); 0 trusts none.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
     RATELIMIT_ENABLED = True
@@ -270,6 +273,7 @@ class TestConfig(BaseConfig):
     MAIL_ORDER_WAIT_SECONDS = 0.1
     SWEEP_GRACE_SECONDS = 0
     PASSWORD_CHECKS_PER_SECOND = 1000  # tests sign in many times a second
+    LOGIN_GATE_SECONDS = 0  # the throttling tests share one address; the gate's own tests turn it on
     MAIL_TIMEOUT_SECONDS = 5
     SERVER_NAME = None
     # The suite's order walkers (tests/support) check in at any time; the window's own tests set it.

@@ -74,3 +74,20 @@ def field_errors(html: str, field_id: str) -> list[str]:
     """The messages shown next to a form field (see templates/macros/forms.html)."""
     match = re.search(rf'<ul class="errors" id="{re.escape(field_id)}-errors">(.*?)</ul>', html, re.S)
     return re.findall(r"<li>(.*?)</li>", match.group(1), re.S) if match else []
+
+
+PROXY = "10.0.0.254"  # a proxy in front of the app, for the tests of forwarded addresses
+
+
+def login_attempt(client, email, password, ip="10.0.0.1", forwarded=None):
+    """A sign-in from `ip` (or from `forwarded` behind a proxy at `ip`), with the form's CSRF token."""
+    from tests.support.fixtures import csrf_token
+
+    token = csrf_token(client, "/login")
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": ip},
+        headers=headers,
+    )

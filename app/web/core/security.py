@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import login_manager
 from app.web.core import input_guard
+from app.web.core.login_gate import LoginGate
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -33,6 +34,9 @@ def _same_browser() -> bool:
 
 
 def install(app: Flask) -> None:
+    if app.config["LOGIN_GATE_SECONDS"] > 0:
+        # Inside ProxyFix (wrapped below), so it sees the client's address, not the proxy's.
+        app.wsgi_app = LoginGate(app.wsgi_app, app.config["LOGIN_GATE_SECONDS"])
     if app.config.get("TRUSTED_PROXIES", 0) > 0:
         # Only the configured number of proxies is trusted for the client's address and scheme:
         # without this, every user behind the proxy shares its address (and its login limits).

@@ -14,20 +14,9 @@ from app.config import TestConfig, sqlalchemy_url
 from app.platform.budget import TokenBucket
 from tests.support.factories import ManagerFactory
 from tests.support.fixtures import TEST_PASSWORD, csrf_token, isolated_client
-from tests.support.web import config_values
+from tests.support.web import PROXY, config_values, login_attempt
 
-PROXY = "10.0.0.254"
-
-
-def attempt(client, email, password, ip="10.0.0.1", forwarded=None):
-    token = csrf_token(client, "/login")
-    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": token},
-        environ_base={"REMOTE_ADDR": ip},
-        headers=headers,
-    )
+attempt = login_attempt
 
 
 def test_attackers_from_many_addresses_cannot_lock_the_owner_out(app, client, new_client, db):
