@@ -4,6 +4,7 @@
     python worker.py emails          # only some queues
     python worker.py --burst         # work until the queues are empty, then exit (tests)
     python worker.py --no-cron       # run more workers, but only one cron per deployment is needed
+    python worker.py --fork          # each job in a forked work horse (RQ's default), not inline
 
 Periodic jobs are registered in app/platform/schedule.py. Every job runs in its own app context.
 
@@ -22,7 +23,7 @@ import signal
 import time
 
 from redis.exceptions import RedisError
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 from sqlalchemy.exc import SQLAlchemyError
@@ -76,7 +77,8 @@ def work(args, connection) -> None:
         started = time.monotonic()
         worker = None
         try:
-            worker = Worker(
+            worker_class = Worker if args.fork else SimpleWorker
+            worker = worker_class(
                 args.queues, connection=connection, name=base_name if not restarts else f"{base_name}.{restarts}"
             )
             worker.work(with_scheduler=True, burst=args.burst, logging_level="INFO")
@@ -103,6 +105,12 @@ def main() -> None:
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     parser.add_argument("--no-cron", action="store_true", help="do not run the periodic jobs here")
     parser.add_argument("--name", default=None)
+    parser.add_argument(
+        "--fork",
+        action="store_true",
+        default=os.environ.get("WORKER_FORK", "") not in ("", "0", "false"),
+        help="run each job in a forked work horse (slower; isolates a job that crashes the interpreter)",
+    )
     args = parser.parse_args()
 
     # A worker always really sends: Flask-Mail suppresses sending when TESTING is set, which would

@@ -176,6 +176,8 @@ def measure(url: str, redis_url: str, redis: Redis, log_dir: Path) -> None:
     from app.extensions import db
     from app.notifications.models import OutboxEmail
     from app.notifications.services import queue_emails
+    from app.orders.models import Order
+    from app.orders.states import order_payload
 
     sink = Sink()
     sink.controller.start()
@@ -234,7 +236,6 @@ def measure(url: str, redis_url: str, redis: Redis, log_dir: Path) -> None:
 
             # Latency under a steady flow of order events, two workers.
             order_ids = list(db.session.scalars(db.text("SELECT id FROM orders ORDER BY id")))
-            clients = dict(db.session.execute(db.text("SELECT id, client_id FROM orders")).all())
             committed: dict[int, float] = {}
             interval = 1 / EVENTS_PER_SECOND
             start = time.perf_counter()
@@ -242,12 +243,8 @@ def measure(url: str, redis_url: str, redis: Redis, log_dir: Path) -> None:
                 delay = start + number * interval - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                event = publish(
-                    "order.requested",
-                    "order",
-                    order_id,
-                    {"order_id": order_id, "client_id": clients[order_id], "status": "requested"},
-                )
+                # The payload every consumer expects (the tote, quality and matching read it too).
+                event = publish("order.requested", "order", order_id, order_payload(db.session.get(Order, order_id)))
                 db.session.commit()
                 committed[event.id] = time.time()
             achieved = events / (time.perf_counter() - start)

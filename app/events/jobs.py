@@ -58,11 +58,23 @@ def backoff(attempts: int, base: float, cap: float) -> timedelta:
 
 @job
 def deliver(consumer_name: str, aggregate_type: str, aggregate_id: str) -> int:
-    """Hand the aggregate's pending events to one consumer, oldest first; returns how many.
+    """Hand the aggregate's pending events to one consumer, oldest first; returns how many."""
+    return _deliver(consumer_name, aggregate_type, aggregate_id, depth=0)
 
-    A transaction-scoped advisory lock serialises workers on the same (consumer, aggregate), so
+
+# How many earlier aggregates one delivery may walk to before it leaves the wait to a timer.
+MAX_EARLIER_DELIVERIES = 4
+
+
+def _deliver(consumer_name: str, aggregate_type: str, aggregate_id: str, depth: int) -> int:
+    """A transaction-scoped advisory lock serialises workers on the same (consumer, aggregate), so
     the order holds even when deliveries are enqueued twice. A failure stops the walk: later
     events of this aggregate wait until the failed one succeeds.
+
+    When the consumer's guard defers an event behind an earlier one of another aggregate, this
+    job delivers that aggregate first (its lock taken only after ours is released, always for an
+    earlier event, so two jobs cannot wait for each other) and comes back; only if the earlier
+    event cannot be handled now does the deferred one wait for a timer.
     """
     consumer = consumers[consumer_name]
     session = db.session
@@ -82,26 +94,32 @@ def deliver(consumer_name: str, aggregate_type: str, aggregate_id: str) -> int:
             session.commit()
             return handled
         failure = session.get(EventFailure, (consumer_name, event.id))
-        if failure is not None and failure.next_attempt_at > utcnow():
+        if failure is not None and not failure.is_wait and failure.next_attempt_at > utcnow():
             retry_at = failure.next_attempt_at
             session.commit()
             enqueue("events", DELIVER, consumer_name, aggregate_type, aggregate_id, at=retry_at)
             return handled
+        event_id = event.id
         try:
             with session.begin_nested():
                 consumer.handle(event)
-                session.add(HandledEvent(consumer=consumer_name, event_id=event.id))
+                session.add(HandledEvent(consumer=consumer_name, event_id=event_id))
                 if failure is not None:
                     session.delete(failure)
             session.commit()
             handled += 1
         except Deferred as wait:
-            session.rollback()
-            _record_wait(consumer_name, event.id, wait)
+            session.rollback()  # releases this aggregate's lock before another is taken
+            if wait.earlier_event_id is not None and depth < MAX_EARLIER_DELIVERIES:
+                earlier = session.get(Event, wait.earlier_event_id)
+                _deliver(consumer_name, earlier.aggregate_type, earlier.aggregate_id, depth + 1)
+                if session.get(HandledEvent, (consumer_name, wait.earlier_event_id)) is not None:
+                    continue
+            _record_wait(consumer_name, event_id, wait)
             return handled
         except Exception as exc:
             session.rollback()
-            _record_failure(consumer_name, event.id, exc)
+            _record_failure(consumer_name, event_id, exc)
             return handled
 
 
@@ -112,7 +130,7 @@ def _record_wait(consumer_name: str, event_id: int, wait: Deferred) -> None:
     failure = session.get(EventFailure, (consumer_name, event_id)) or EventFailure(
         consumer=consumer_name, event_id=event_id, attempts=0
     )
-    failure.last_error = f"waiting: {wait}"[:2000]
+    failure.last_error = f"{EventFailure.WAITING}{wait}"[:2000]
     failure.next_attempt_at = utcnow() + timedelta(seconds=wait.seconds)
     session.add(failure)
     event = session.get(Event, event_id)

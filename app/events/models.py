@@ -45,6 +45,12 @@ class EventFailure(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    WAITING = "waiting: "  # a consumer's guard deferred the event; it did not fail
+
+    @property
+    def is_wait(self) -> bool:
+        return self.attempts == 0 and self.last_error.startswith(self.WAITING)
+
 
 class ConsumerWatermark(db.Model):
     """Every event up to `handled_through` is handled by the consumer: where a look for its pending

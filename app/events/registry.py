@@ -16,9 +16,10 @@ class Deferred(Exception):
     Delivery retries it after `seconds` without counting an attempt or logging an error.
     """
 
-    def __init__(self, reason: str, seconds: float = 1.0):
+    def __init__(self, reason: str, seconds: float = 1.0, earlier_event_id: int | None = None):
         super().__init__(reason)
         self.seconds = seconds
+        self.earlier_event_id = earlier_event_id  # delivery may handle that one first
 
 
 consumers: dict[str, Consumer] = {}

@@ -55,6 +55,7 @@ def keep_each_persons_mail_in_event_order(event: Event) -> None:
         raise Deferred(
             f"event {earlier} mails the same people and comes first",
             seconds=current_app.config["MAIL_ORDER_WAIT_SECONDS"],
+            earlier_event_id=earlier,
         )
 
 

@@ -1,7 +1,8 @@
 """US-300: each person receives their mail in the order of the events that caused it, across
 orders too. Two orders of one client are delivered independently (another worker, a retry): an
-event waits while an earlier one naming the same people is unhandled, so the sequence numbers a
-person's mail gets, and with them the order it is sent in, follow the events."""
+event waits while an earlier one naming the same people is unhandled (the delivery handles that
+one first when it can), so the sequence numbers a person's mail gets, and with them the order it
+is sent in, follow the events."""
 
 from __future__ import annotations
 
@@ -51,18 +52,11 @@ def request_event_id(db, order) -> int:
     return event_id(db, order)
 
 
-def test_us300_a_later_orders_event_waits_for_the_earlier_one(committed_db, two_orders):
+def test_us300_a_later_orders_delivery_handles_the_earlier_event_first(committed_db, two_orders):
     client, first, second = two_orders
 
-    assert deliver_notifications(second) == 0, "B's event must wait: A's earlier event names the client"
-    committed_db.session.rollback()
-    assert outbox_rows(client.email) == []
-    (waiting,) = committed_db.session.scalars(select(EventFailure))
-    assert waiting.attempts == 0 and waiting.last_error.startswith("waiting")
-
-    assert deliver_notifications(first) == 1
-    make_waits_due(committed_db)
-    assert deliver_notifications(second) == 1
+    assert deliver_notifications(second) == 1, "B's delivery handles A's earlier event, then B's"
+    assert deliver_notifications(first) == 0, "nothing left"
 
     assert mailed_events(committed_db, client) == [
         request_event_id(committed_db, first),
@@ -95,10 +89,14 @@ def test_us300_a_failing_event_holds_the_persons_later_mail_until_it_succeeds(co
         assert deliver_notifications(first) == 0
         failure = committed_db.session.get(EventFailure, ("notifications", first_event))
         assert failure.attempts == 1 and "injected failure" in failure.last_error
+        assert deliver_notifications(second) == 0, "B waits while A waits for its retry"
         make_waits_due(committed_db)
-        assert deliver_notifications(second) == 0, "B waits while A is failing"
-        make_waits_due(committed_db)
-        assert deliver_notifications(first) == 0
+        assert deliver_notifications(second) == 0, "B waits while A, tried again first, fails"
+        committed_db.session.rollback()
+        failure = committed_db.session.get(EventFailure, ("notifications", first_event))
+        assert failure.attempts == 2
+        waiting = committed_db.session.get(EventFailure, ("notifications", request_event_id(committed_db, second)))
+        assert waiting.is_wait and waiting.attempts == 0
         assert outbox_rows(client.email) == []
     finally:
         committed_db.session.rollback()
@@ -106,13 +104,11 @@ def test_us300_a_failing_event_holds_the_persons_later_mail_until_it_succeeds(co
         committed_db.session.execute(text("DROP FUNCTION refuse_first_mail()"))
         committed_db.session.commit()
 
-    make_waits_due(committed_db)
-    assert deliver_notifications(second) == 0, "still behind A, which has not been retried yet"
-    make_waits_due(committed_db)
-    assert deliver_notifications(first) == 1
+    assert deliver_notifications(second) == 0, "still behind A, whose retry is not due yet"
     make_waits_due(committed_db)
     assert deliver_notifications(second) == 1
     assert mailed_events(committed_db, client) == [first_event, request_event_id(committed_db, second)]
+    assert committed_db.session.scalars(select(EventFailure)).all() == []
 
 
 def test_us300_other_peoples_events_do_not_wait(committed_db):
@@ -140,10 +136,8 @@ def test_a_workers_later_order_waits_for_the_event_naming_them(committed_db):
     orders.assign_worker(second, worker)
     committed_db.session.commit()
 
-    assert deliver_notifications(second) == 0
-    assert deliver_notifications(first) == 1
-    make_waits_due(committed_db)
     assert deliver_notifications(second) == 1
+    assert deliver_notifications(first) == 0, "handled by the second order's delivery, first"
     assert mailed_events(committed_db, worker) == [
         event_id(committed_db, first, "order.matched"),
         event_id(committed_db, second, "order.matched"),
@@ -164,7 +158,6 @@ def test_the_watermark_stops_below_the_oldest_unhandled_event(committed_db, two_
     committed_db.session.rollback()
     assert handled_through("notifications") == request_event_id(committed_db, second) - 1
 
-    make_waits_due(committed_db)
     assert deliver_notifications(second) == 1
     advance_watermarks()
     committed_db.session.rollback()
