@@ -57,7 +57,8 @@ def test_patch_refuses_bad_input_and_changes_nothing(client, db, auth):
 
 def test_only_clients_and_only_with_a_token(client, db, auth):
     worker = WorkerFactory()
-    assert client.patch(f"/api/v1/clients/{worker.id}", json={"phone": "020 7946 0958"}, headers=auth).status_code == 404
+    phone = {"phone": "020 7946 0958"}
+    assert client.patch(f"/api/v1/clients/{worker.id}", json=phone, headers=auth).status_code == 404
     assert client.get(f"/api/v1/clients/{worker.id}", headers=auth).status_code == 404
     user = ClientFactory()
-    assert client.patch(f"/api/v1/clients/{user.id}", json={"phone": "020 7946 0958"}).status_code == 401
+    assert client.patch(f"/api/v1/clients/{user.id}", json=phone).status_code == 401

@@ -58,7 +58,7 @@ def test_the_page_shows_contact_orders_and_money_with_links(manager_client, db, 
     assert [re.search(r"/manage/orders/(\d+)", row).group(1) for row in rows] == [str(waiting.id), str(done.id)]
     assert "Completed" in rows[1] and "Whiskers" in rows[1] and f"/manage/workers/{worker.id}" in rows[1]
     assert "fixed when matched" in rows[0]
-    assert f"/manage/orders/{someone_elses.id}\"" not in html
+    assert f'/manage/orders/{someone_elses.id}"' not in html
     assert "Orders <small>(2)</small>" in html
     # Money: the balance, the invoices with their status, links to the ledger and each invoice.
     assert "95.00" in html
