@@ -37,7 +37,7 @@ def create_api_token(email: str, name: str) -> None:
 @clients_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_clients_command(file: Path) -> None:
-    """Import clients from a CSV (email,name,address,payment_method) or JSON file."""
+    """Import clients from a CSV (email,name,address,payment_method[,phone]) or JSON file."""
     from app.accounts.imports import import_clients, read_rows
 
     try:

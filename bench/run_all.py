@@ -44,6 +44,11 @@ BENCHMARKS = {
         ([], {}),
         ([], {"BENCH_MESSAGES": "40", "BENCH_RECIPIENTS": "20", "BENCH_EVENTS_PER_SECOND": "5", "BENCH_SECONDS": "2"}),
     ),
+    "mailbox": (
+        "bench/mailbox_page.py",
+        ([], {}),
+        ([], {"BENCH_MAILBOX_MESSAGES": "200", "BENCH_MAILBOX_REPEAT": "3"}),
+    ),
 }
 
 

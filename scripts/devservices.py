@@ -78,10 +78,13 @@ class MailboxHandler:
         self._counter = 0
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls hooks by this name
+        from app.platform.dev_mailbox import store
+
         self._counter += 1
         # Names sort in arrival order: wall-clock nanoseconds, then this server's own count.
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns():020d}-{self._counter:05d}"
-        (self.directory / f"{name}.eml").write_bytes(envelope.original_content or envelope.content)
+        # The file and a line of its headers in the index, so the mailbox page never parses the list.
+        store(self.directory, name, envelope.original_content or envelope.content)
         return "250 Message accepted for delivery"
 
 

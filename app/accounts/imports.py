@@ -11,7 +11,7 @@ from pathlib import Path
 from app.accounts.services import create_client, find_user_by_email
 from app.platform.validation import DuplicateError, ValidationError
 
-COLUMNS = ("email", "name", "address", "payment_method")
+COLUMNS = ("email", "name", "address", "payment_method", "phone")
 
 
 @dataclass

@@ -121,10 +121,18 @@ class ClientProfile(db.Model):
             "payment_method IN (" + ", ".join(f"'{key}'" for key in PAYMENT_METHODS) + ")",
             name="payment_method_known",
         ),
+        # The link must dial what is shown: both set or both empty, and only + and digits in the link.
+        CheckConstraint(
+            "(phone = '' AND phone_tel = '') OR (phone <> '' AND phone_tel ~ '^[+]?[0-9]{6,15}$')",
+            name="phone_normalised",
+        ),
     )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     address: Mapped[str] = mapped_column(Text, default="")
+    # As typed (for people) and normalised (for the `tel:` link): app/accounts/phones.py; "" = none.
+    phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    phone_tel: Mapped[str] = mapped_column(String(16), default="", server_default="")
     payment_method: Mapped[str] = mapped_column(String(30), default="card")
 
     user: Mapped[User] = relationship(back_populates="client_profile")

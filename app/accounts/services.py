@@ -27,6 +27,7 @@ from app.accounts.models import (
     WorkerProfile,
 )
 from app.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
+from app.accounts.phones import NO_PHONE, Phone, parse_phone
 from app.events import publish
 from app.extensions import db
 from app.platform.clock import utcnow
@@ -134,6 +135,32 @@ def _check_age(errors: FieldErrors, value: object) -> int | None:
     return value
 
 
+def _check_phone(errors: FieldErrors, value: object) -> Phone:
+    """An optional phone number (app/accounts/phones.py); None and "" are no phone."""
+    if value is None:
+        return NO_PHONE
+    if not isinstance(value, str):
+        errors.add("phone", "Must be text.")
+        return NO_PHONE
+    if message := control_character_error(value):
+        errors.add("phone", message)
+        return NO_PHONE
+    try:
+        return parse_phone(value)
+    except ValueError as exc:
+        errors.add("phone", str(exc))
+        return NO_PHONE
+
+
+def _check_payment_method(errors: FieldErrors, value: object) -> str:
+    if value in (None, ""):
+        return "card"
+    if not isinstance(value, str) or value not in PAYMENT_METHODS:
+        errors.add("payment_method", f"Choose one of: {', '.join(PAYMENT_METHODS)}.")
+        return "card"
+    return value
+
+
 # ---------------------------------------------------------------- creating people
 
 
@@ -156,6 +183,7 @@ def create_client(
     name: object,
     address: object = "",
     payment_method: object = "card",
+    phone: object = "",
     *,
     invite: bool = True,
 ) -> User:
@@ -164,14 +192,14 @@ def create_client(
     email = _check_email(errors, email)
     name = _check_text(errors, "name", name, 120, required=True)
     address = _check_text(errors, "address", address, 500, multiline=True)
-    if payment_method in (None, ""):
-        payment_method = "card"
-    if not isinstance(payment_method, str) or payment_method not in PAYMENT_METHODS:
-        errors.add("payment_method", f"Choose one of: {', '.join(PAYMENT_METHODS)}.")
+    payment_method = _check_payment_method(errors, payment_method)
+    phone = _check_phone(errors, phone)
     errors.raise_if_any()
 
     user = _insert_user(email, name, [Role.CLIENT])
-    user.client_profile = ClientProfile(address=address, payment_method=payment_method)
+    user.client_profile = ClientProfile(
+        address=address, payment_method=payment_method, phone=phone.typed, phone_tel=phone.tel
+    )
     db.session.flush()
     publish(
         "account.client_created",
@@ -181,6 +209,49 @@ def create_client(
     )
     if invite:
         issue_invitation(user)
+    return user
+
+
+_UNCHANGED = object()
+
+
+def update_client(
+    user: User,
+    *,
+    name: object = _UNCHANGED,
+    address: object = _UNCHANGED,
+    phone: object = _UNCHANGED,
+    payment_method: object = _UNCHANGED,
+) -> User:
+    """A manager edits a client's details; only the fields given change, all checked first.
+
+    The email is the login and the key of the bulk import, so it is not edited here."""
+    if not user.has_role(Role.CLIENT):
+        raise ValidationError(email="Not a client.")
+    errors = FieldErrors()
+    changes: dict[str, object] = {}
+    if name is not _UNCHANGED:
+        changes["name"] = _check_text(errors, "name", name, 120, required=True)
+    if address is not _UNCHANGED:
+        changes["address"] = _check_text(errors, "address", address, 500, multiline=True)
+    if payment_method is not _UNCHANGED:
+        changes["payment_method"] = _check_payment_method(errors, payment_method)
+    if phone is not _UNCHANGED:
+        changes["phone"] = _check_phone(errors, phone)
+    errors.raise_if_any()
+
+    profile = user.client_profile
+    if profile is None:
+        profile = user.client_profile = ClientProfile(address="", payment_method="card")
+    if "name" in changes:
+        user.name = changes["name"]
+    if "address" in changes:
+        profile.address = changes["address"]
+    if "payment_method" in changes:
+        profile.payment_method = changes["payment_method"]
+    if "phone" in changes:
+        profile.phone, profile.phone_tel = changes["phone"].typed, changes["phone"].tel
+    db.session.flush()
     return user
 
 

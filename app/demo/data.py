@@ -19,10 +19,11 @@ WORKERS = [
     ("worker2@example.com", "Mittens", 3, "Siamese", "seal point", ["gardening", "shopping"], ["stairs"]),
     ("worker3@example.com", "Shadow", 6, "British Shorthair", "blue", ["repairs", "cleaning"], ["mornings"]),
 ]
+# (email, name, address, payment method, phone); the numbers are in Ofcom's range kept for drama.
 CLIENTS = [
-    ("client@example.com", "Tom the Tester", "1 Yarn Street, Purrington", "card"),
-    ("client2@example.com", "Luna Laser-Pointer", "22 Catnip Avenue, Purrington", "bank_transfer"),
-    ("client3@example.com", "Oscar Box", "3 Cardboard Lane, Meowville", "card"),
+    ("client@example.com", "Tom the Tester", "1 Yarn Street, Purrington", "card", "+44 20 7946 0018"),
+    ("client2@example.com", "Luna Laser-Pointer", "22 Catnip Avenue, Purrington", "bank_transfer", "020 7946 0925"),
+    ("client3@example.com", "Oscar Box", "3 Cardboard Lane, Meowville", "card", "+44 (0)113 496 0734"),
 ]
 
 # (name, description, duration minutes, skills, consumables); every base price is 100 units (US-050).

@@ -90,8 +90,8 @@ def _load_accounts() -> None:
     for email, name, age, breed, coat, strengths, weaknesses in WORKERS:
         user = accounts.create_worker(email, name, age, breed, coat, strengths, weaknesses, invite=False)
         accounts.set_password(user, DEMO_PASSWORD)
-    for email, name, address, payment in CLIENTS:
-        user = accounts.create_client(email, name, address, payment, invite=False)
+    for email, name, address, payment, phone in CLIENTS:
+        user = accounts.create_client(email, name, address, payment, phone, invite=False)
         accounts.set_password(user, DEMO_PASSWORD)
 
 

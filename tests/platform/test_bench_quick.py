@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TITLES = {"billing": "== billing runs", "matching": "== matching", "pages": "== pages", "mail": "== mail pipeline"}
+TITLES = {
+    "billing": "== billing runs",
+    "matching": "== matching",
+    "pages": "== pages",
+    "mail": "== mail pipeline",
+    "mailbox": "== dev mailbox page",
+}
 
 
 @pytest.mark.slow

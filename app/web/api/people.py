@@ -1,4 +1,4 @@
-"""POST/GET /api/v1/clients and /api/v1/workers (US-010)."""
+"""POST/GET /api/v1/clients and /api/v1/workers (US-010); GET/PATCH /api/v1/clients/<id>."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from app.platform.validation import DuplicateError, ValidationError
 from app.web.api.blueprint import bp
 from app.web.core.pagination import page_args
 
-CLIENT_FIELDS = ("email", "name", "address", "payment_method")
+CLIENT_FIELDS = ("email", "name", "address", "payment_method", "phone")
+# The email is the login and the import's key: a PATCH may change everything else.
+CLIENT_EDITABLE = ("name", "address", "payment_method", "phone")
 WORKER_FIELDS = ("email", "name", "age", "breed", "coat_colour", "strengths", "weaknesses")
 
 
@@ -23,6 +25,9 @@ def client_json(user: User) -> dict:
         "email": user.email,
         "name": user.name,
         "address": profile.address if profile else "",
+        "phone": profile.phone if profile else "",
+        # What a `tel:` link dials: the phone without its spaces, dashes and brackets.
+        "phone_tel": profile.phone_tel if profile else "",
         "payment_method": profile.payment_method if profile else None,
         "invitation_accepted": user.has_password,
         "created_at": user.created_at.isoformat(),
@@ -97,6 +102,40 @@ def create_client():
 @bp.get("/clients")
 def list_clients():
     return _list("client", User.client_profile, client_json)
+
+
+def _client_or_404(user_id: int):
+    user = db.session.get(User, user_id)
+    if user is None or not user.has_role("client"):
+        return None, (jsonify({"error": "No such client."}), 404)
+    return user, None
+
+
+@bp.get("/clients/<int:user_id>")
+def get_client(user_id: int):
+    user, error = _client_or_404(user_id)
+    if error:
+        return error
+    body = client_json(user)
+    db.session.commit()  # the token's last use
+    return jsonify(body)
+
+
+@bp.patch("/clients/<int:user_id>")
+def update_client(user_id: int):
+    user, error = _client_or_404(user_id)
+    if error:
+        return error
+    data, error = _json_body(CLIENT_EDITABLE)
+    if error:
+        return error
+    try:
+        accounts.update_client(user, **data)
+    except ValidationError as exc:
+        db.session.rollback()
+        return jsonify({"error": "Invalid input.", "errors": exc.errors}), 422
+    db.session.commit()
+    return jsonify(client_json(user))
 
 
 @bp.post("/workers")

@@ -2,6 +2,7 @@
 
 from app.web.manage import (  # importing the view modules registers their routes
     billing,
+    client_detail,
     hiring,
     hiring_tests,
     home,
@@ -22,6 +23,7 @@ from app.web.manage.blueprint import bp
 __all__ = [
     "bp",
     "billing",
+    "client_detail",
     "hiring",
     "hiring_tests",
     "home",

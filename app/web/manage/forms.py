@@ -1,22 +1,53 @@
 from flask_wtf.file import FileField
-from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app.accounts.models import PAYMENT_METHODS
+from app.accounts.phones import MAX_TYPED_LENGTH, parse_phone
 from app.web.core.forms import CheckedForm, MoneyField
 
 
 class ClientForm(CheckedForm):
+    """What a manager types about a client; the phone is checked here too, so every message of a
+    submit shows at once (the service checks it again for the API and the import)."""
+
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     address = TextAreaField("Address", validators=[Optional(), Length(max=500)])
+    phone = TelField(
+        "Phone",
+        validators=[Optional()],
+        description="Optional. The worker assigned to an order can call it, e.g. +44 20 7946 0958.",
+        render_kw={"autocomplete": "tel", "maxlength": MAX_TYPED_LENGTH},
+    )
     payment_method = SelectField(
         "Payment method",
         choices=[SelectChoice(value, label) for value, label in PAYMENT_METHODS.items()],
         default="card",
     )
     submit = SubmitField("Create client")
+
+    def validate_phone(self, field) -> None:
+        try:
+            parse_phone(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class ClientEditForm(ClientForm):
+    # The email is the login and the bulk import's key: not edited here.
+    email = None
+    submit = SubmitField("Save")
 
 
 class WorkerForm(CheckedForm):

@@ -1,14 +1,20 @@
-"""The development mailbox: mail caught by the local SMTP sink of `make run`."""
+"""The development mailbox: mail caught by the local SMTP sink of `make run`.
+
+Search (recipient or subject) and paging cover every message; the list comes from the sink's
+index without opening the messages (app/platform/dev_mailbox.py), only the message opened is parsed.
+"""
 
 from __future__ import annotations
 
-import email
-import email.policy
 from pathlib import Path
 
-from flask import abort, current_app, render_template
+from flask import abort, current_app, render_template, request
 
+from app.platform import dev_mailbox
+from app.web.core.pagination import page_args
 from app.web.manage.blueprint import bp
+
+PER_PAGE = 50
 
 
 def _mailbox_dir() -> Path:
@@ -18,33 +24,28 @@ def _mailbox_dir() -> Path:
     return Path(directory)
 
 
-def _read(path: Path):
-    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    body = message.get_body(preferencelist=("plain", "html"))
-    return {
-        "id": path.stem,
-        "from": message["From"],
-        "to": message["To"],
-        "subject": message["Subject"],
-        "date": message["Date"],
-        "message_id": message["Message-ID"],
-        "body": body.get_content() if body is not None else "",
-    }
-
-
 @bp.route("/mailbox")
 def mailbox():
     directory = _mailbox_dir()
-    files = sorted(directory.glob("*.eml"), reverse=True)[:200] if directory.is_dir() else []
-    return render_template("manage/mailbox.html", messages=[_read(path) for path in files])
+    text = request.args.get("q", "").strip()[:200]
+    page, per_page = page_args(PER_PAGE)
+    every = dev_mailbox.messages(directory)
+    found = dev_mailbox.search(every, text)
+    start = (page - 1) * per_page
+    return render_template(
+        "manage/mailbox.html",
+        messages=found[start : start + per_page],
+        q=text,
+        page=page,
+        has_next=len(found) > start + per_page,
+        total=len(every),
+        found=len(found),
+    )
 
 
 @bp.route("/mailbox/<message_name>")
 def mailbox_message(message_name: str):
-    directory = _mailbox_dir()
-    if not message_name.replace("-", "").replace("_", "").isalnum():
+    message = dev_mailbox.read_message(_mailbox_dir(), message_name)
+    if message is None:
         abort(404)
-    path = directory / f"{message_name}.eml"
-    if not path.is_file():
-        abort(404)
-    return render_template("manage/mailbox_message.html", message=_read(path))
+    return render_template("manage/mailbox_message.html", message=message)

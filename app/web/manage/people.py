@@ -49,7 +49,7 @@ PEOPLE = {
         "title": "Clients",
         "form": ClientForm,
         "create": lambda form: accounts.create_client(
-            form.email.data, form.name.data, form.address.data, form.payment_method.data
+            form.email.data, form.name.data, form.address.data, form.payment_method.data, form.phone.data
         ),
         "profile": User.client_profile,
     },

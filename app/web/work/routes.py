@@ -107,7 +107,10 @@ def home():
 
 
 def _render_order(order_id: int, status: int = 200, checkin=None, report=None, problems=()):
-    order = _assigned(order_id, joinedload(Order.client), joinedload(Order.service_type))
+    # The client's profile carries the phone: only the assigned worker's query ever loads it.
+    order = _assigned(
+        order_id, joinedload(Order.client).joinedload(User.client_profile), joinedload(Order.service_type)
+    )
     return (
         render_template(
             "work/order.html",
