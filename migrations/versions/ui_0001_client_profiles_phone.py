@@ -1,14 +1,14 @@
 """accounts: an optional phone number on client profiles, as typed and normalised for tel: links
 
 Revision ID: ui_0001
-Revises: hardening_0001
+Revises: events_0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "ui_0001"
-down_revision = "hardening_0001"
+down_revision = "events_0002"
 branch_labels = None
 depends_on = None
 
