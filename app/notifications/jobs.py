@@ -15,6 +15,7 @@ import logging
 import smtplib
 import socket
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from flask import current_app
@@ -77,24 +78,72 @@ def build_message(email: OutboxEmail) -> Message:
     return message
 
 
+class SmtpSession:
+    """One SMTP connection for all the messages of a job, opened at the first message. After any
+    failure it is dropped (the next message opens a fresh one), so a broken connection costs one
+    message a retry, as a failed send always did."""
+
+    def __init__(self):
+        self.connection = None
+
+    def send(self, message: Message) -> None:
+        try:
+            if self.connection is None:
+                self.connection = mail.connect()
+                self.connection.__enter__()
+            self.connection.send(message)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None and connection.host is not None:
+            try:
+                connection.host.quit()
+            except (smtplib.SMTPException, OSError):  # already gone: nothing to close politely
+                connection.host.close()
+
+
+_smtp_session: ContextVar[SmtpSession | None] = ContextVar("mcf_smtp_session", default=None)
+
+
+@contextmanager
+def one_smtp_connection():
+    session = SmtpSession()
+    token = _smtp_session.set(session)
+    try:
+        yield session
+    finally:
+        _smtp_session.reset(token)
+        with socket_timeout(current_app.config["MAIL_TIMEOUT_SECONDS"]):
+            session.close()
+
+
 def deliver_over_smtp(email: OutboxEmail) -> None:
     message = build_message(email)
+    session = _smtp_session.get()
     with socket_timeout(current_app.config["MAIL_TIMEOUT_SECONDS"]):
-        mail.send(message)
+        if session is not None:
+            session.send(message)
+        else:
+            mail.send(message)
 
 
 @job
 def send_for_recipient(recipient: str) -> int:
     """Send the recipient's due mail in order; returns how many went out."""
-    return _send_line(recipient)
+    with one_smtp_connection():
+        return _send_line(recipient)
 
 
 @job
 def send_for_recipients(recipients: list[str]) -> int:
-    """`send_for_recipient` for many people in one job (one work horse, one connection): what a
-    bulk of mail (a billing run's) enqueues. Each person's line is still sent strictly in order
-    under that person's lock, so two jobs naming one person never interleave their mail."""
-    return sum(_send_line(recipient) for recipient in recipients)
+    """`send_for_recipient` for many people in one job (one connection): what a bulk of mail (a
+    billing run's) enqueues. Each person's line is still sent strictly in order under that
+    person's lock, so two jobs naming one person never interleave their mail."""
+    with one_smtp_connection():
+        return sum(_send_line(recipient) for recipient in recipients)
 
 
 def _send_line(recipient: str) -> int:
