@@ -15,7 +15,7 @@ from app.events.registry import Deferred, consumers, consumers_of
 from app.extensions import db
 from app.platform.clock import utcnow
 from app.platform.jobs import job
-from app.platform.queues import enqueue
+from app.platform.queues import enqueue, enqueue_many
 from app.platform.schedule import every
 from app.platform.sweep import sweeper
 
@@ -25,8 +25,10 @@ DELIVER = "app.events.jobs.deliver"
 
 
 def enqueue_delivery(event_type: str, aggregate_type: str, aggregate_id: str) -> None:
-    for consumer in consumers_of(event_type):
-        enqueue("events", DELIVER, consumer.name, aggregate_type, aggregate_id)
+    """One delivery job per consumer of the event, in one round trip to Redis."""
+    enqueue_many(
+        "events", DELIVER, [(consumer.name, aggregate_type, aggregate_id) for consumer in consumers_of(event_type)]
+    )
 
 
 def pending_events(consumer_name: str, *, after_watermark: bool = False):
