@@ -18,8 +18,15 @@ took (amounts are never negative, so a negative month leaves a debt that the nex
 Computing the carry from the invoices rather than from the account balance keeps it right while an
 earlier payout is still failing.
 
-BillingRun rows record progress (total/done) and a heartbeat for the manager's progress bar; a
-run whose heartbeat is older than BILLING_RUN_STALE_SECONDS is taken as dead and may be replaced.
+BillingRun rows record progress (total/done) and a heartbeat for the manager's progress bar. The
+heartbeat is written every BILLING_HEARTBEAT_SECONDS by a thread of the run's job on a connection of
+its own (so a run waiting on a slow provider still beats), and that connection holds a session
+advisory lock on the run: PostgreSQL drops it the moment the process dies, so at most one process
+executes a run at a time. A running run whose heartbeat is older than BILLING_RUN_STALE_SECONDS
+(a few seconds beyond the interval) is stalled: a manager may resume it (`resume_run`, the same run
+continued by a new job) or a new run of its kind may replace it. Resuming is safe because every
+step of a run is idempotent: invoices are created once per party and period, and payment attempts
+left pending are repeated with their committed keys (the provider answers with its first outcome).
 """
 
 from __future__ import annotations
@@ -28,12 +35,13 @@ import hashlib
 import importlib
 import importlib.util
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 
 from app.billing.models import (
     AccountKind,
@@ -68,10 +76,10 @@ WORKER_TRANSACTION_KINDS = (TransactionKind.EARNING, TransactionKind.FINE, Trans
 # ---------------------------------------------------------------- starting runs
 
 
-def is_stale(run: BillingRun) -> bool:
-    """A running run without a heartbeat for BILLING_RUN_STALE_SECONDS is dead (killed)."""
+def is_stale(run: BillingRun, now: datetime | None = None) -> bool:
+    """A running run without a heartbeat for BILLING_RUN_STALE_SECONDS has stalled (its worker died)."""
     limit = timedelta(seconds=current_app.config["BILLING_RUN_STALE_SECONDS"])
-    return run.status == "running" and utcnow() - run.heartbeat_at > limit
+    return run.status == "running" and (now or utcnow()) - run.heartbeat_at > limit
 
 
 def start_run(kind: str, started_by=None, now: datetime | None = None) -> BillingRun:
@@ -92,21 +100,131 @@ def start_run(kind: str, started_by=None, now: datetime | None = None) -> Billin
         other.status = "failed"
         other.error = f"Stopped: no heartbeat since {other.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC."
         other.finished_at = utcnow()
-    run = BillingRun(kind=kind, status="running", started_by_id=getattr(started_by, "id", started_by), summary={})
+    moment = now.isoformat() if now is not None else None
+    # The business moment is kept on the run so that resuming it bills up to the same moment.
+    summary = {"as_of": moment} if moment else {}
+    run = BillingRun(kind=kind, status="running", started_by_id=getattr(started_by, "id", started_by), summary=summary)
     db.session.add(run)
     db.session.flush()
     run_id = run.id
-    moment = now.isoformat() if now is not None else None
     after_commit(lambda: enqueue("billing", EXECUTE_JOB, run_id, moment, job_timeout=3600))
     return run
 
 
+def resume_run(run_id: int, resumed_by=None) -> BillingRun:
+    """Continue a stalled run with a new job on the `billing` queue, enqueued after the commit (flushes).
+
+    Only a running run without a recent heartbeat can be resumed (its process died). The new job
+    takes the run's lock before doing anything, so should the old process still be alive after all,
+    one of the two does nothing. It repeats what was left: periods not invoiced yet, invoices not
+    paid yet, pending attempts with their committed keys (never a second charge).
+    """
+    run = db.session.scalar(
+        select(BillingRun).where(BillingRun.id == run_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if run is None:
+        raise ValidationError(run="There is no such run.")
+    if run.status != "running":
+        raise ValidationError(run=f"Run #{run.id} is {run.status}: only a stalled run can be resumed.")
+    if not is_stale(run):
+        raise ValidationError(run=f"Run #{run.id} is alive (its heartbeat is recent): it needs no resuming.")
+    summary = dict(run.summary or {})
+    summary["resumed"] = int(summary.get("resumed") or 0) + 1
+    run.summary = summary
+    run.error = ""
+    # Counted as alive again from now: the new job's heartbeat takes over once a worker picks it up.
+    run.heartbeat_at = utcnow()
+    db.session.flush()
+    moment = summary.get("as_of")
+    log.info("billing run #%s resumed by %s", run.id, getattr(resumed_by, "id", resumed_by))
+    after_commit(lambda: enqueue("billing", EXECUTE_JOB, run_id, moment, job_timeout=3600))
+    return run
+
+
+class Heartbeat:
+    """Holds a run's lock and beats for it on a connection of its own, from a thread.
+
+    `acquire()` is False when another live process holds the run (then nothing must be done).
+    Without an engine-bound session (the rollback-per-test fixture) it neither locks nor beats.
+    """
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.interval = float(current_app.config.get("BILLING_HEARTBEAT_SECONDS") or 2.0)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._connection = None
+
+    def acquire(self) -> bool:
+        bind = db.session.get_bind()
+        if not isinstance(bind, Engine):
+            return True
+        self._connection = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+        held = self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key()}).scalar()
+        if not held:
+            self._connection.close()
+            self._connection = None
+            return False
+        self._beat()
+        self._thread = threading.Thread(target=self._run, name=f"billing-run-{self.run_id}-heartbeat", daemon=True)
+        self._thread.start()
+        return True
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key()})
+            finally:
+                self._connection.close()
+                self._connection = None
+
+    def _key(self) -> int:
+        return _lock_key(f"billing-run:{self.run_id}")
+
+    def _beat(self) -> None:
+        self._connection.execute(
+            BillingRun.__table__.update()
+            .where(BillingRun.id == self.run_id, BillingRun.status == "running")
+            .values(heartbeat_at=utcnow())
+        )
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self._beat()
+            except Exception:  # a lost connection: the run goes stale, as it should look
+                log.exception("heartbeat of billing run #%s failed", self.run_id)
+                return
+
+
 def execute(run_id: int, now: datetime | None = None) -> BillingRun:
-    """Do a run's work (the job body; commits as it goes). A failure marks the run failed and raises."""
+    """Do a run's work (the job body; commits as it goes). A failure marks the run failed and raises.
+
+    Does nothing when the run is not running, or when another live process is executing it.
+    """
     run = db.session.get(BillingRun, run_id)
     if run is None or run.status != "running":
         return run
+    db.session.commit()  # hold no snapshot or row while another process may own the run
+    heartbeat = Heartbeat(run_id)
+    if not heartbeat.acquire():
+        log.warning("billing run #%s is being executed by another process; this job does nothing", run_id)
+        return db.session.get(BillingRun, run_id)
+    try:
+        return _execute(run_id, now, heartbeat)
+    finally:
+        heartbeat.release()
+
+
+def _execute(run_id: int, now: datetime | None, heartbeat: Heartbeat) -> BillingRun:
+    run = db.session.get(BillingRun, run_id)
+    if run is None or run.status != "running":  # finished or replaced while we waited for the lock
+        return run
     runner = RUNNERS[run.kind]
+    kept = {key: run.summary[key] for key in ("as_of", "resumed") if key in (run.summary or {})}
     progress = Progress(run_id)
     try:
         summary = runner(progress, now or utcnow())
@@ -120,7 +238,7 @@ def execute(run_id: int, now: datetime | None = None) -> BillingRun:
         db.session.commit()
         raise
     run = db.session.get(BillingRun, run_id)
-    run.summary = summary
+    run.summary = {**summary, **kept}
     run.total = max(run.total, progress.done)
     run.done = progress.done
     run.status = "done"
@@ -158,10 +276,13 @@ class Progress:
         self._written = time.monotonic()
 
 
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 def advisory_lock(name: str) -> None:
     """A transaction-scoped advisory lock (released at commit or rollback)."""
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
 
 
 # ---------------------------------------------------------------- closed periods

@@ -184,6 +184,32 @@ def start_billing_run():
     return redirect(url_for("managers.billing", _anchor="runs"), code=303)
 
 
+@bp.route("/billing/runs/<int:run_id>/resume", methods=["POST"])
+def resume_billing_run(run_id: int):
+    """Continue a stalled run (its worker died): a new job picks it up after the commit."""
+    from app.billing.processes.runs import resume_run
+
+    db.get_or_404(BillingRun, run_id)
+    htmx = is_htmx()
+    try:
+        run = resume_run(run_id, current_user._get_current_object())
+    except ValidationError as exc:
+        db.session.rollback()
+        message = " ".join(m for messages in exc.errors.values() for m in messages) or "The run cannot be resumed."
+        if htmx:
+            run = db.session.get(BillingRun, run_id)
+            return render_template(
+                "manage/_billing_run_progress.html", run=run, is_stale=overview.run_is_stale, resume_error=message
+            ), 409
+        flash(message, "warning")
+        return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+    db.session.commit()
+    if htmx:
+        return render_template("manage/_billing_run_progress.html", run=run, is_stale=overview.run_is_stale)
+    flash(f"Run {run_id} resumed: a worker continues it where it stopped.", "success")
+    return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+
+
 @bp.route("/billing/runs/<int:run_id>/progress")
 def billing_run_progress(run_id: int):
     """The run's progress bar; it polls itself while the run is running and stops when it is not."""
