@@ -45,3 +45,9 @@ def check(kind: str) -> int | None:
 # Each check starts a run only when its kind has due periods or payments.
 for _kind in runs.RUN_KINDS:
     every("BILLING_CHECK_SECONDS", name=f"billing-{_kind}", queue="billing", args=(_kind,))(check)
+
+
+@job
+def retry_parked(park_id: int) -> bool:
+    """A manager's retry of a parked party: post its failing event now and, if it goes through, bill it."""
+    return runs.retry_parked(park_id)

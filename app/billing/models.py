@@ -268,3 +268,36 @@ class SandboxSetting(db.Model):
     fail_user_ids: Mapped[list] = mapped_column(JSONB, default=list)
     fail_rate: Mapped[int] = mapped_column(Integer, default=0)  # percent of calls that fail
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ParkedParty(db.Model):
+    """A party whose billing is held because one of its billing events keeps failing (issue 13).
+
+    The daily close parks the parties of such an event (the order's client and worker) and closes
+    the day anyway; the runs bill everyone else and skip a party while it has an open park. Once
+    the event is posted (its retry by the event queue, or a manager's retry) the park is resolved,
+    and the party is billed on the invoice of the last period billed (`billed_at` says when).
+    """
+
+    __tablename__ = "billing_parked_parties"
+    __table_args__ = (
+        UniqueConstraint("party_kind", "user_id", "event_id"),
+        CheckConstraint("party_kind IN ('client', 'worker')", name="party_kind_known"),
+        # The runs look up the open parks of a party kind.
+        Index("ix_billing_parked_parties_open", "party_kind", "user_id", postgresql_where="resolved_at IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    party_kind: Mapped[str] = mapped_column(String(10))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)  # the closed day the event belongs to
+    error: Mapped[str] = mapped_column(Text, default="")
+    parked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retry_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    billed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -133,6 +133,13 @@ def run_is_stale(run: BillingRun, now: datetime | None = None) -> bool:
     return (now or utcnow()) - run.heartbeat_at > limit
 
 
+def parked_parties() -> list:
+    """Parties whose billing is held by a failing billing event (issue 13), oldest first."""
+    from app.billing.processes.parked import open_parks
+
+    return open_parks()
+
+
 def sandbox_setting() -> SandboxSetting | None:
     """The sandbox provider's settings row, if any (read only; the providers module owns writes)."""
     return db.session.scalar(select(SandboxSetting).order_by(SandboxSetting.id).limit(1))

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from app.billing import ledger
 from app.billing.models import DailyTotal, DayClose, LedgerEntry, LedgerTransaction
 from app.billing.periods import day_period, local_day
+from app.billing.processes import parked
 from app.events.models import Event
 from app.extensions import db
 from app.platform.clock import utcnow
@@ -150,8 +151,10 @@ def write_totals(day: date) -> None:
 def close_day(day: date, now: datetime | None = None) -> bool:
     """Close one ended day (idempotent: closing it again recomputes its totals); flushes only.
 
-    Returns False, closing nothing, while one of the day's billing events is still pending after
-    the delivery (its handler failed): a day is closed only when its postings are complete.
+    A billing event still pending after the delivery (its handler keeps failing) does not hold
+    the day: the parties it concerns are parked (`parked.park_pending`: the runs skip them until
+    it is posted) and the day closes; its postings land later as late postings. Returns False,
+    closing nothing, only when such an event names no party to park.
     Commit after each day (as `close_due_days` does): the day's exclusive lock is held until
     then, and the next day's delivery runs in other sessions that may need it.
     """
@@ -159,7 +162,7 @@ def close_day(day: date, now: datetime | None = None) -> bool:
     if day_period(day).ends_at > now:
         raise DayNotOver(f"{day} has not ended yet")
     still_pending = deliver_pending(day)
-    if still_pending:
+    if still_pending and not parked.park_pending(day, _DELIVERY_MARGIN):
         log.warning("day %s not closed: %s aggregates have billing events still pending", day, still_pending)
         return False
     _lock_day(day, shared=False)

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 
 from app.billing.models import (
     AccountKind,
@@ -51,11 +51,13 @@ from app.billing.models import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
+    ParkedParty,
     RunKind,
     TransactionKind,
 )
 from app.billing.periods import Period, closed_months, closed_weeks, local_day, month_of, week_of
-from app.billing.processes import payments
+from app.billing.processes import parked, payments
+from app.events.models import Event, EventFailure
 from app.extensions import db
 from app.platform.clock import utcnow
 from app.platform.queues import enqueue
@@ -352,6 +354,9 @@ CLIENT_INVOICES = text(
         JOIN ledger_transactions t ON t.id = e.transaction_id
         WHERE t.kind = 'charge' AND e.occurred_at < :ends_at
           AND NOT EXISTS (SELECT 1 FROM invoice_items i WHERE i.transaction_id = t.id)
+          AND NOT EXISTS (SELECT 1 FROM billing_parked_parties p
+                          WHERE p.party_kind = 'client' AND p.user_id = a.user_id AND p.resolved_at IS NULL)
+          AND (CAST(:only_users AS integer[]) IS NULL OR a.user_id = ANY(CAST(:only_users AS integer[])))
     ),
     new_invoices AS (
         INSERT INTO invoices (party_kind, user_id, period_start, period_end, amount_cents, breakdown, status,
@@ -417,7 +422,12 @@ WORKER_INVOICES = text(
                COALESCE(d.credits, 0) AS credits, COALESCE(d.orders, 0) AS orders, COALESCE(d.late, 0) AS late,
                COALESCE(c.carried_in, 0) AS carried_in
         FROM due_totals d FULL JOIN carry c ON c.user_id = d.user_id
-        WHERE d.user_id IS NOT NULL OR c.carried_in <> 0
+        WHERE (d.user_id IS NOT NULL OR c.carried_in <> 0)
+          AND NOT EXISTS (SELECT 1 FROM billing_parked_parties p
+                          WHERE p.party_kind = 'worker' AND p.user_id = COALESCE(d.user_id, c.user_id)
+                            AND p.resolved_at IS NULL)
+          AND (CAST(:only_users AS integer[]) IS NULL
+               OR COALESCE(d.user_id, c.user_id) = ANY(CAST(:only_users AS integer[])))
     ),
     new_invoices AS (
         INSERT INTO invoices (party_kind, user_id, period_start, period_end, amount_cents, breakdown, status,
@@ -444,12 +454,15 @@ WORKER_INVOICES = text(
 )
 
 
-def create_invoices(party_kind: str, period: Period, now: datetime, run_id: int | None = None) -> list[int]:
+def create_invoices(
+    party_kind: str, period: Period, now: datetime, run_id: int | None = None, only_users: list[int] | None = None
+) -> list[int]:
     """One period's invoices for every party with something due (commits). Returns the new ids.
 
     Under the party kind's advisory lock: a period older than the last billed one is skipped (a
     concurrent run billed it and later ones already), and the statement itself never invoices a
-    transaction twice or a party twice for a period.
+    transaction twice or a party twice for a period. Parties with an open park are left out;
+    `only_users` restricts the statement to these parties (billing formerly parked ones).
     """
     advisory_lock(f"billing-invoices:{party_kind}")
     last = _last_billed_start(party_kind)
@@ -464,6 +477,7 @@ def create_invoices(party_kind: str, period: Period, now: datetime, run_id: int 
         "period_end": period.end,
         "now": now,
         "run_id": run_id,
+        "only_users": only_users,
     }
     ids = sorted(db.session.execute(statement, params).scalars())
     if ids and party_kind == AccountKind.CLIENT:
@@ -476,14 +490,91 @@ def create_invoices(party_kind: str, period: Period, now: datetime, run_id: int 
 
 
 def _bill(party_kind: str, progress: Progress, now: datetime) -> dict:
+    parked.resolve_delivered()  # parks whose event the event queue has posted since
+    db.session.commit()
     periods = due_periods(party_kind, now)
     progress.add_total(len(periods))
     created = 0
     for period in periods:
         created += len(create_invoices(party_kind, period, now, progress.run_id))
         progress.step()
+    created += len(bill_unparked(party_kind, now, progress.run_id))
     outcomes = _settle(payments.due_invoice_ids(party_kind, now, retries=False), progress, now)
-    return {"periods": [period.start.isoformat() for period in periods], "invoices": created, **outcomes}
+    summary = {"periods": [period.start.isoformat() for period in periods], "invoices": created, **outcomes}
+    still_parked = parked.open_count(party_kind)
+    if still_parked:
+        summary["parked"] = still_parked
+    return summary
+
+
+def bill_unparked(party_kind: str, now: datetime, run_id: int | None = None) -> list[int]:
+    """Bill the parties whose parks were all resolved since (commits): on the invoice of the last
+    period billed for their kind, with everything of theirs not invoiced up to its cutoff."""
+    users = parked.to_bill(party_kind)
+    if not users:
+        return []
+    last = _last_billed_start(party_kind)
+    ids: list[int] = []
+    if last is not None:
+        step_of = week_of if party_kind == AccountKind.CLIENT else month_of
+        ids = create_invoices(party_kind, step_of(last), now, run_id, only_users=users)
+    # Without an invoice for that period already (their own period not billed yet: the next run
+    # bills them with everyone), they are billed as everyone else from now on.
+    parked.mark_billed(party_kind, users, now)
+    db.session.commit()
+    return ids
+
+
+def retry_parked(park_id: int, now: datetime | None = None) -> bool:
+    """A manager's retry of a parked party (the job; commits): deliver its failing event now, and
+    when it is posted, bill every party it had parked and settle their new invoices.
+
+    Returns whether the event was posted; if not, the park keeps the new error.
+    """
+    from app.events.jobs import deliver
+
+    park = db.session.get(ParkedParty, park_id)
+    if park is None:
+        return False
+    if park.resolved_at is None:
+        event = db.session.get(Event, park.event_id)
+        aggregate = (event.aggregate_type, event.aggregate_id)
+        # Due now: `deliver` would otherwise wait for the event's backoff and do nothing.
+        db.session.execute(
+            update(EventFailure)
+            .where(
+                EventFailure.consumer == parked.CONSUMER,
+                EventFailure.event_id.in_(
+                    select(Event.id).where(Event.aggregate_type == aggregate[0], Event.aggregate_id == aggregate[1])
+                ),
+            )
+            .values(next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        deliver(parked.CONSUMER, *aggregate)
+        parked.resolve_delivered()
+        db.session.commit()
+        park = db.session.get(ParkedParty, park_id)
+        db.session.refresh(park)
+        if park.resolved_at is None:
+            failure = db.session.get(EventFailure, (parked.CONSUMER, park.event_id))
+            if failure is not None:
+                db.session.execute(
+                    update(ParkedParty)
+                    .where(ParkedParty.event_id == park.event_id, ParkedParty.resolved_at.is_(None))
+                    .values(error=failure.last_error[:2000])
+                    .execution_options(synchronize_session=False)
+                )
+            db.session.commit()
+            return False
+    moment = now or utcnow()
+    invoice_ids: list[int] = []
+    for party_kind in (AccountKind.CLIENT, AccountKind.WORKER):
+        invoice_ids += bill_unparked(party_kind, moment)
+    if invoice_ids:
+        payments.settle_many(sorted(invoice_ids), moment)
+    return True
 
 
 def _settle(invoice_ids: list[int], progress: Progress, now: datetime) -> dict:
@@ -531,10 +622,13 @@ RUNNERS: dict[str, Callable[[Progress, datetime], dict]] = {
 
 def has_work(kind: str, now: datetime) -> bool:
     """Whether a scheduled check should start a run (so idle checks leave no run rows)."""
-    if kind == WEEKLY_CLIENTS:
-        return bool(due_periods(AccountKind.CLIENT, now) or payments.due_invoice_ids("client", now, retries=False))
-    if kind == MONTHLY_WORKERS:
-        return bool(due_periods(AccountKind.WORKER, now) or payments.due_invoice_ids("worker", now, retries=False))
+    if kind in (WEEKLY_CLIENTS, MONTHLY_WORKERS):
+        party_kind = AccountKind.CLIENT if kind == WEEKLY_CLIENTS else AccountKind.WORKER
+        return bool(
+            due_periods(party_kind, now)
+            or payments.due_invoice_ids(party_kind.value, now, retries=False)
+            or parked.resolvable(party_kind)
+        )
     if kind == PAYMENT_RETRIES:
         return bool(payments.due_invoice_ids(None, now, retries=True))
     if kind == DAILY_CLOSE:

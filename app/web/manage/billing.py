@@ -14,7 +14,7 @@ from flask_login import current_user
 from wtforms import StringField
 
 from app.billing import overview, queries
-from app.billing.models import AccountKind, BillingRun, Invoice
+from app.billing.models import AccountKind, BillingRun, Invoice, ParkedParty
 from app.extensions import db
 from app.platform.money import format_money
 from app.platform.validation import ValidationError
@@ -136,6 +136,7 @@ def _render_dashboard(sandbox_form: SandboxForm | None = None, status: int = 200
             chart=build_chart(weeks),
             counts=overview.invoice_counts(),
             sandbox_form=sandbox_form or _sandbox_form(),
+            parked=overview.parked_parties(),
             **_invoices_part(),
             **_runs_part(),
         ),
@@ -215,6 +216,28 @@ def billing_run_progress(run_id: int):
     """The run's progress bar; it polls itself while the run is running and stops when it is not."""
     run = db.get_or_404(BillingRun, run_id)
     return render_template("manage/_billing_run_progress.html", run=run, is_stale=overview.run_is_stale)
+
+
+# ---------------------------------------------------------------- parked parties
+
+
+@bp.route("/billing/parked/<int:park_id>/retry", methods=["POST"])
+def retry_parked_party(park_id: int):
+    """Post a parked party's failing billing event again (a job, after the commit) and bill it."""
+    from app.billing.processes.parked import request_retry
+
+    db.get_or_404(ParkedParty, park_id)
+    try:
+        park = request_retry(park_id, current_user._get_current_object())
+    except ValidationError as exc:
+        db.session.rollback()
+        message = " ".join(m for messages in exc.errors.values() for m in messages) or "It cannot be retried."
+        flash(message, "warning")
+        return redirect(url_for("managers.billing", _anchor="parked"), code=303)
+    name = park.user.name
+    db.session.commit()
+    flash(f"Retrying the billing of {name}: the page shows it billed once the event is posted.", "success")
+    return redirect(url_for("managers.billing", _anchor="parked"), code=303)
 
 
 # ---------------------------------------------------------------- invoices

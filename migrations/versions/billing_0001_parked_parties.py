@@ -1,0 +1,57 @@
+"""billing: parties parked while one of their billing events keeps failing
+
+Revision ID: billing_0001
+Revises: hardening_0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "billing_0001"
+down_revision = "hardening_0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "billing_parked_parties",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("party_kind", sa.String(length=10), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.BigInteger(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retry_requested_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retry_requested_by_id", sa.Integer(), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("billed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "party_kind IN ('client', 'worker')", name=op.f("ck_billing_parked_parties_party_kind_known")
+        ),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_billing_parked_parties_event_id_events")),
+        sa.ForeignKeyConstraint(
+            ["retry_requested_by_id"], ["users.id"], name=op.f("fk_billing_parked_parties_retry_requested_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_billing_parked_parties_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_billing_parked_parties")),
+        sa.UniqueConstraint(
+            "party_kind", "user_id", "event_id", name=op.f("uq_billing_parked_parties_party_kind_user_id_event_id")
+        ),
+    )
+    op.create_index("ix_billing_parked_parties_event_id", "billing_parked_parties", ["event_id"], unique=False)
+    op.create_index(
+        "ix_billing_parked_parties_open",
+        "billing_parked_parties",
+        ["party_kind", "user_id"],
+        unique=False,
+        postgresql_where="resolved_at IS NULL",
+    )
+
+
+def downgrade():
+    op.drop_index("ix_billing_parked_parties_open", table_name="billing_parked_parties")
+    op.drop_index("ix_billing_parked_parties_event_id", table_name="billing_parked_parties")
+    op.drop_table("billing_parked_parties")
