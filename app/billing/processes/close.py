@@ -102,13 +102,13 @@ def _billing_event_types() -> list[str]:
     return consumers[CONSUMER].event_types
 
 
-def _pending_aggregates(day: date) -> list[tuple[str, str]]:
+def _pending_aggregates(day: date, until: datetime | None = None) -> list[tuple[str, str]]:
     from app.events.jobs import pending_events
 
     period = day_period(day)
     rows = db.session.execute(
         pending_events(CONSUMER)
-        .where(Event.created_at >= period.starts_at - _DELIVERY_MARGIN, Event.created_at < period.ends_at)
+        .where(Event.created_at >= period.starts_at - _DELIVERY_MARGIN, Event.created_at < (until or period.ends_at))
         .with_only_columns(Event.aggregate_type, Event.aggregate_id)
         .distinct()
     ).all()
@@ -128,6 +128,26 @@ def deliver_pending(day: date) -> int:
         # `deliver` runs in an app context (and database session) of its own and commits there.
         deliver(CONSUMER, aggregate_type, aggregate_id)
     return len(_pending_aggregates(day)) if aggregates else 0
+
+
+def deliver_before(moment: datetime) -> None:
+    """Before a run bills up to a cutoff inside a day not closed yet: deliver that day's pending
+    billing events created before the cutoff, and park the parties of those that still fail
+    (flushes; `deliver` commits in its own session)."""
+    day = local_day(moment)
+    if is_closed(day):
+        return
+    aggregates = _pending_aggregates(day, moment)
+    for aggregate_type, aggregate_id in aggregates:
+        deliver_event(aggregate_type, aggregate_id)
+    if aggregates and _pending_aggregates(day, moment):
+        parked.park_pending(day, _DELIVERY_MARGIN, until=moment)
+
+
+def deliver_event(aggregate_type: str, aggregate_id: str) -> None:
+    from app.events.jobs import deliver
+
+    deliver(CONSUMER, aggregate_type, aggregate_id)
 
 
 def write_totals(day: date) -> None:

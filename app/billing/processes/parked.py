@@ -70,8 +70,9 @@ def _error_of(event: Event) -> str:
     return "Not posted yet."
 
 
-def park_pending(day: date, margin) -> bool:
-    """Park the parties of the day's billing events still pending after the close's delivery (flushes).
+def park_pending(day: date, margin, until: datetime | None = None) -> bool:
+    """Park the parties of the day's billing events still pending after the close's delivery
+    (`until`: only those created before it, for a run's cutoff inside the day); flushes.
 
     Returns False, parking nothing, when one of them names no party: then the day must stay open.
     """
@@ -81,7 +82,7 @@ def park_pending(day: date, margin) -> bool:
     events = list(
         db.session.scalars(
             pending_events(CONSUMER)
-            .where(Event.created_at >= period.starts_at - margin, Event.created_at < period.ends_at)
+            .where(Event.created_at >= period.starts_at - margin, Event.created_at < (until or period.ends_at))
             .order_by(Event.id)
         )
     )

@@ -55,7 +55,7 @@ from app.billing.models import (
     RunKind,
     TransactionKind,
 )
-from app.billing.periods import Period, closed_months, closed_weeks, local_day, month_of, week_of
+from app.billing.periods import Period, local_day, month_cutoff, month_of, week_cutoff, week_of
 from app.billing.processes import parked, payments
 from app.events.models import Event, EventFailure
 from app.extensions import db
@@ -296,19 +296,6 @@ def _close_module():
     return importlib.import_module("app.billing.processes.close")
 
 
-def billable_until(now: datetime) -> date:
-    """Periods ending on or before this local day may be billed: the days before it have ended and,
-    when the daily close exists, are closed."""
-    limit = local_day(now)
-    close = _close_module()
-    if close is not None:
-        through = close.days_closed_through()
-        if through is None:
-            return date.min
-        limit = min(limit, through + timedelta(days=1))
-    return limit
-
-
 def _last_billed_start(party_kind: str) -> date | None:
     return db.session.scalar(select(func.max(Invoice.period_start)).where(Invoice.party_kind == party_kind))
 
@@ -327,20 +314,56 @@ def _earliest_uninvoiced(party_kind: str) -> datetime | None:
     )
 
 
+def _step_of(party_kind: str) -> Callable[[date], Period]:
+    return week_of if party_kind == AccountKind.CLIENT else month_of
+
+
+def cutoff(party_kind: str, period: Period) -> datetime:
+    """When a period's run may start: Sunday (WEEKLY_RUN_AT) or the month's last day (MONTHLY_RUN_AT)."""
+    return week_cutoff(period) if party_kind == AccountKind.CLIENT else month_cutoff(period)
+
+
+def billing_window(party_kind: str, period: Period) -> tuple[datetime, datetime]:
+    """What a period's invoice covers: from the previous period's cutoff to its own (anything
+    earlier and not invoiced yet is taken too, counted late)."""
+    previous = _step_of(party_kind)(period.start - timedelta(days=1))
+    return cutoff(party_kind, previous), cutoff(party_kind, period)
+
+
 def due_periods(party_kind: str, now: datetime) -> list[Period]:
-    """Closed periods (weeks for clients, months for workers) after the last one billed."""
-    step_of = week_of if party_kind == AccountKind.CLIENT else month_of
-    closed = closed_weeks if party_kind == AccountKind.CLIENT else closed_months
+    """Periods (weeks for clients, months for workers) after the last one billed whose cutoff has
+    passed and whose days before the cutoff's day are closed by the daily close (the cutoff's own
+    day, still running, has its billing events delivered by the run itself)."""
+    step_of = _step_of(party_kind)
     last = _last_billed_start(party_kind)
-    if last is not None:
-        first = step_of(last).end
-    else:
+    period = step_of(step_of(last).end) if last is not None else None
+    close = _close_module()
+    through = close.days_closed_through() if close is not None else None
+    # The day of the first billing event or posting: needed only before anything is closed or billed.
+    first_active = close.first_activity_day() if close is not None and (through is None or last is None) else None
+    if last is None:
         earliest = _earliest_uninvoiced(party_kind)
-        if earliest is None:
+        if earliest is not None:
+            period = step_of(local_day(earliest))
+            if earliest >= cutoff(party_kind, period):
+                period = step_of(period.end)
+        elif first_active is not None:  # billing events not posted yet (the cutoff's day is open)
+            period = step_of(first_active)
+        else:
             return []
-        first = local_day(earliest)
-    limit = billable_until(now)
-    return [period for period in closed(first, now) if period.end <= limit]
+
+    def days_before_closed(day: date) -> bool:
+        if close is None:
+            return True
+        if through is None:  # nothing closed yet: fine only if nothing happened before that day
+            return first_active is None or first_active >= day
+        return through >= day - timedelta(days=1)
+
+    periods = []
+    while (moment := cutoff(party_kind, period)) <= now and days_before_closed(local_day(moment)):
+        periods.append(period)
+        period = step_of(period.end)
+    return periods
 
 
 # ---------------------------------------------------------------- creating invoices (set-based)
@@ -470,9 +493,10 @@ def create_invoices(
         db.session.commit()
         return []
     statement = CLIENT_INVOICES if party_kind == AccountKind.CLIENT else WORKER_INVOICES
+    starts_at, ends_at = billing_window(party_kind, period)
     params = {
-        "ends_at": period.ends_at,
-        "starts_at": period.starts_at,
+        "ends_at": ends_at,
+        "starts_at": starts_at,
         "period_start": period.start,
         "period_end": period.end,
         "now": now,
@@ -495,7 +519,11 @@ def _bill(party_kind: str, progress: Progress, now: datetime) -> dict:
     periods = due_periods(party_kind, now)
     progress.add_total(len(periods))
     created = 0
+    close = _close_module()
     for period in periods:
+        if close is not None:  # the cutoff's day is not closed yet: post its events up to the cutoff
+            close.deliver_before(cutoff(party_kind, period))
+            db.session.commit()
         created += len(create_invoices(party_kind, period, now, progress.run_id))
         progress.step()
     created += len(bill_unparked(party_kind, now, progress.run_id))
@@ -516,8 +544,7 @@ def bill_unparked(party_kind: str, now: datetime, run_id: int | None = None) -> 
     last = _last_billed_start(party_kind)
     ids: list[int] = []
     if last is not None:
-        step_of = week_of if party_kind == AccountKind.CLIENT else month_of
-        ids = create_invoices(party_kind, step_of(last), now, run_id, only_users=users)
+        ids = create_invoices(party_kind, _step_of(party_kind)(last), now, run_id, only_users=users)
     # Without an invoice for that period already (their own period not billed yet: the next run
     # bills them with everyone), they are billed as everyone else from now on.
     parked.mark_billed(party_kind, users, now)
