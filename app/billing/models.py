@@ -267,6 +267,9 @@ class SandboxSetting(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     fail_user_ids: Mapped[list] = mapped_column(JSONB, default=list)
     fail_rate: Mapped[int] = mapped_column(Integer, default=0)  # percent of calls that fail
+    # A provider's latency, for the demo (a run whose bar visibly moves): each answer comes after
+    # 50% to 150% of this; SANDBOX_DELAY_SECONDS, when set, takes precedence.
+    delay_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
@@ -301,3 +304,16 @@ class ParkedParty(db.Model):
     billed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class BillingSetting(db.Model):
+    """Switches managers set on /manage/billing: one row (missing means the defaults)."""
+
+    __tablename__ = "billing_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Off: the schedule still closes days, but weekly, monthly and retry runs wait for a manager's
+    # Start (an incident, or the demo, which leaves its unbilled periods to the manager).
+    automatic_runs: Mapped[bool] = mapped_column(default=True, server_default="true")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -1,4 +1,4 @@
-"""billing: parties parked while one of their billing events keeps failing
+"""billing: parked parties, the automatic-runs switch, the sandbox's delay
 
 Revision ID: billing_0001
 Revises: hardening_0001
@@ -51,7 +51,21 @@ def upgrade():
     )
 
 
+    op.create_table(
+        "billing_settings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("automatic_runs", sa.Boolean(), server_default="true", nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["updated_by_id"], ["users.id"], name=op.f("fk_billing_settings_updated_by_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_billing_settings")),
+    )
+    op.add_column("sandbox_settings", sa.Column("delay_ms", sa.Integer(), server_default="0", nullable=False))
+
+
 def downgrade():
+    op.drop_column("sandbox_settings", "delay_ms")
+    op.drop_table("billing_settings")
     op.drop_index("ix_billing_parked_parties_open", table_name="billing_parked_parties")
     op.drop_index("ix_billing_parked_parties_event_id", table_name="billing_parked_parties")
     op.drop_table("billing_parked_parties")
