@@ -207,8 +207,16 @@ class BaseConfig:
     # A failed client charge is retried this many hours after each failure, then left failed.
     PAYMENT_RETRY_HOURS = env("PAYMENT_RETRY_HOURS", "24,72,168")
     BILLING_CHECK_SECONDS = env_int("BILLING_CHECK_SECONDS", 300)
-    # A run with no heartbeat for this long is taken as dead (killed) and may be started again.
-    BILLING_RUN_STALE_SECONDS = env_int("BILLING_RUN_STALE_SECONDS", 120)
+    # US-220 / US-230: the weekly client run on a day of the week at a local time, the monthly worker
+    # run on the month's last day at a local time. Each is also the period's cutoff: what ends after
+    # it goes on the next invoice (app/billing/periods.py).
+    WEEKLY_RUN_AT = env("WEEKLY_RUN_AT", "Sun 18:00")
+    MONTHLY_RUN_AT = env("MONTHLY_RUN_AT", "18:00")
+    # A run's job beats every BILLING_HEARTBEAT_SECONDS (a thread of its own, whatever the run is
+    # waiting on); a running run with no heartbeat for BILLING_RUN_STALE_SECONDS is shown as
+    # stalled (its worker died) and may be resumed or replaced. The margin covers a slow commit.
+    BILLING_HEARTBEAT_SECONDS = env_float("BILLING_HEARTBEAT_SECONDS", 2.0)
+    BILLING_RUN_STALE_SECONDS = env_int("BILLING_RUN_STALE_SECONDS", 10)
     # The sandbox provider's answer comes back this much later: a real provider's latency (the
     # benchmark) or time to kill a run midway (tests).
     SANDBOX_DELAY_SECONDS = env_float("SANDBOX_DELAY_SECONDS", 0.0)

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from app.billing.processes import runs
+from app.billing.settings import automatic_runs
 from app.extensions import db
 from app.platform.clock import utcnow
 from app.platform.jobs import job
@@ -27,8 +28,12 @@ def execute_run(run_id: int, now: str | None = None) -> dict | None:
 def check(kind: str) -> int | None:
     """Every BILLING_CHECK_SECONDS: start a run of this kind when it has something to do.
 
-    Each run finds its own due periods and payments, so checking often is harmless.
+    Each run finds its own due periods and payments, so checking often is harmless. With automatic
+    runs switched off on /manage/billing only the daily close is started; the rest waits for a manager.
     """
+    if kind != runs.DAILY_CLOSE and not automatic_runs():
+        db.session.rollback()
+        return None
     if not runs.has_work(kind, utcnow()):
         db.session.rollback()
         return None
@@ -45,3 +50,9 @@ def check(kind: str) -> int | None:
 # Each check starts a run only when its kind has due periods or payments.
 for _kind in runs.RUN_KINDS:
     every("BILLING_CHECK_SECONDS", name=f"billing-{_kind}", queue="billing", args=(_kind,))(check)
+
+
+@job
+def retry_parked(park_id: int) -> bool:
+    """A manager's retry of a parked party: post its failing event now and, if it goes through, bill it."""
+    return runs.retry_parked(park_id)

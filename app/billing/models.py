@@ -267,4 +267,53 @@ class SandboxSetting(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     fail_user_ids: Mapped[list] = mapped_column(JSONB, default=list)
     fail_rate: Mapped[int] = mapped_column(Integer, default=0)  # percent of calls that fail
+    # A provider's latency, for the demo (a run whose bar visibly moves): each answer comes after
+    # 50% to 150% of this; SANDBOX_DELAY_SECONDS, when set, takes precedence.
+    delay_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ParkedParty(db.Model):
+    """A party whose billing is held because one of its billing events keeps failing (issue 13).
+
+    The daily close parks the parties of such an event (the order's client and worker) and closes
+    the day anyway; the runs bill everyone else and skip a party while it has an open park. Once
+    the event is posted (its retry by the event queue, or a manager's retry) the park is resolved,
+    and the party is billed on the invoice of the last period billed (`billed_at` says when).
+    """
+
+    __tablename__ = "billing_parked_parties"
+    __table_args__ = (
+        UniqueConstraint("party_kind", "user_id", "event_id"),
+        CheckConstraint("party_kind IN ('client', 'worker')", name="party_kind_known"),
+        # The runs look up the open parks of a party kind.
+        Index("ix_billing_parked_parties_open", "party_kind", "user_id", postgresql_where="resolved_at IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    party_kind: Mapped[str] = mapped_column(String(10))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)  # the closed day the event belongs to
+    error: Mapped[str] = mapped_column(Text, default="")
+    parked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retry_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    billed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class BillingSetting(db.Model):
+    """Switches managers set on /manage/billing: one row (missing means the defaults)."""
+
+    __tablename__ = "billing_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Off: the schedule still closes days, but weekly, monthly and retry runs wait for a manager's
+    # Start (an incident, or the demo, which leaves its unbilled periods to the manager).
+    automatic_runs: Mapped[bool] = mapped_column(default=True, server_default="true")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -125,11 +125,19 @@ def recent_runs(limit: int = 10) -> list[BillingRun]:
 
 
 def run_is_stale(run: BillingRun, now: datetime | None = None) -> bool:
-    """A running run whose heartbeat stopped (killed): the next run will take over its work."""
+    """A running run whose heartbeat stopped (its worker died): shown as stalled, with a resume
+    button; the same rule as `processes.runs.is_stale`."""
     if run.status != "running":
         return False
     limit = timedelta(seconds=current_app.config["BILLING_RUN_STALE_SECONDS"])
     return (now or utcnow()) - run.heartbeat_at > limit
+
+
+def parked_parties() -> list:
+    """Parties whose billing is held by a failing billing event (issue 13), oldest first."""
+    from app.billing.processes.parked import open_parks
+
+    return open_parks()
 
 
 def sandbox_setting() -> SandboxSetting | None:
@@ -153,6 +161,7 @@ def _dates(values: list) -> str:
 def run_summary_text(summary: dict | None) -> str:
     """A run's summary in words for people: counts and date ranges, never a Python list."""
     summary = dict(summary or {})
+    summary.pop("as_of", None)  # the business moment a run bills up to: bookkeeping, not news
     parts = []
     periods = summary.pop("periods", None)
     if periods is not None:

@@ -18,6 +18,7 @@ client payment method ("card=sandbox,bank_transfer=manual", any method not liste
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from dataclasses import dataclass
 
@@ -102,6 +103,8 @@ class SandboxProvider(PaymentProvider):
 
         first = _record_once(key, decide)
         delay = float(current_app.config.get("SANDBOX_DELAY_SECONDS") or 0)
+        if not delay and first.delay_ms:  # the managers' setting: answers spread like a real provider's
+            delay = first.delay_ms / 1000 * random.uniform(0.5, 1.5)
         if delay:  # a real provider's latency (no connection of ours is held meanwhile)
             time.sleep(delay)
         if not first.succeeded:
@@ -114,6 +117,7 @@ class _Booked:
     succeeded: bool
     error: str
     reference: str
+    delay_ms: int = 0
 
 
 def _record_once(key: str, decide) -> _Booked:
@@ -123,7 +127,11 @@ def _record_once(key: str, decide) -> _Booked:
     delay) when the session is bound to the engine; a session bound to one connection (the
     rollback-per-test fixture) shares that connection.
     """
-    settings = select(SandboxSetting.fail_user_ids, SandboxSetting.fail_rate).order_by(SandboxSetting.id).limit(1)
+    settings = (
+        select(SandboxSetting.fail_user_ids, SandboxSetting.fail_rate, SandboxSetting.delay_ms)
+        .order_by(SandboxSetting.id)
+        .limit(1)
+    )
     query = select(SandboxPayment.succeeded, SandboxPayment.error, SandboxPayment.reference).where(
         SandboxPayment.idempotency_key == key
     )
@@ -133,7 +141,7 @@ def _record_once(key: str, decide) -> _Booked:
         fail_ids = {int(uid) for uid in (setting.fail_user_ids if setting else [])}
         row = decide(fail_ids, setting.fail_rate if setting else 0)
         execute(insert(SandboxPayment).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"]))
-        return _Booked(*execute(query).one())
+        return _Booked(*execute(query).one(), delay_ms=(setting.delay_ms if setting else 0) or 0)
 
     bind = db.session.get_bind()
     if isinstance(bind, Engine):
@@ -177,14 +185,15 @@ def sandbox_settings(create: bool = True) -> SandboxSetting | None:
     """The one settings row (created with no failures when missing, if `create`)."""
     setting = db.session.scalar(select(SandboxSetting).order_by(SandboxSetting.id).limit(1))
     if setting is None and create:
-        setting = SandboxSetting(fail_user_ids=[], fail_rate=0)
+        setting = SandboxSetting(fail_user_ids=[], fail_rate=0, delay_ms=0)
         db.session.add(setting)
         db.session.flush()
     return setting
 
 
-def set_sandbox(fail_user_ids, fail_rate) -> SandboxSetting:
-    """Make the sandbox fail for these user ids and/or at this percent rate (0-100). Flushes only."""
+def set_sandbox(fail_user_ids, fail_rate, delay_ms=None) -> SandboxSetting:
+    """Make the sandbox fail for these user ids and/or at this percent rate (0-100), and answer after
+    about `delay_ms` (0-10000; None keeps it). Flushes only."""
     errors = FieldErrors()
     ids: list[int] = []
     if isinstance(fail_user_ids, str):
@@ -205,9 +214,19 @@ def set_sandbox(fail_user_ids, fail_rate) -> SandboxSetting:
         rate = -1
     if not 0 <= rate <= 100:
         errors.add("fail_rate", "Enter a whole percent from 0 to 100.")
+    delay = None
+    if delay_ms not in (None, ""):
+        try:
+            delay = int(str(delay_ms).strip())
+        except ValueError:
+            delay = -1
+        if not 0 <= delay <= 10_000:
+            errors.add("delay_ms", "Enter whole milliseconds from 0 to 10000.")
     errors.raise_if_any()
     setting = sandbox_settings()
     setting.fail_user_ids = sorted(ids)
     setting.fail_rate = rate
+    if delay is not None:
+        setting.delay_ms = delay
     db.session.flush()
     return setting

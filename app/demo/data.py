@@ -129,3 +129,6 @@ CREDITS = [
     (15_00, "Brought her own sisal rope when the repair kit came short."),
 ]
 FAILING_CLIENT = 2  # the sandbox declines this client's charges, so a failed invoice and its retries show
+# The sandbox answers after about this long (50% to 150% of it), so a billing run started on
+# /manage/billing visibly moves its progress bar (managers change it in the sandbox's settings).
+DEMO_SANDBOX_DELAY_MS = 3000

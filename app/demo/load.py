@@ -37,6 +37,7 @@ from app.demo import tote
 from app.demo.data import (
     CLIENTS,
     DEMO_PASSWORD,
+    DEMO_SANDBOX_DELAY_MS,
     FAILING_CLIENT,
     HISTORY_HANDLED_BY,
     PAST,
@@ -155,7 +156,15 @@ def _load_billing_history() -> None:
     previous_month = (demo.today.replace(day=1) - timedelta(days=1)).replace(day=15)
     for number, (worker, amount, reason, when) in enumerate(demo.credits(previous_month)):
         credit_worker(worker, amount, reason, demo.manager, idempotency_key=f"demo-{number}", now=when)
-    # US-220 failure and retry: the sandbox declines every charge of this client.
+    # US-220 failure and retry: the sandbox declines every charge of this client. It answers after
+    # about DEMO_SANDBOX_DELAY_MS, like a real provider, so a run's progress bar is seen moving.
     setting = sandbox_settings()
     failing = demo.clients[FAILING_CLIENT].id
-    set_sandbox(sorted({*setting.fail_user_ids, failing}), setting.fail_rate)
+    set_sandbox(sorted({*setting.fail_user_ids, failing}), setting.fail_rate, DEMO_SANDBOX_DELAY_MS)
+    # Issue 12: the schedule would bill the history the moment the worker starts, and the manager
+    # would find nothing to do. The demo pauses the automatic runs instead (days still close): the
+    # weeks and the month of history wait for the manager's Start on /manage/billing, with a
+    # progress bar that moves; the same page switches the automatic runs back on.
+    from app.billing.settings import set_automatic_runs
+
+    set_automatic_runs(False, demo.manager)

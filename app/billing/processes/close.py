@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from app.billing import ledger
 from app.billing.models import DailyTotal, DayClose, LedgerEntry, LedgerTransaction
 from app.billing.periods import day_period, local_day
+from app.billing.processes import parked
 from app.events.models import Event
 from app.extensions import db
 from app.platform.clock import utcnow
@@ -101,13 +102,13 @@ def _billing_event_types() -> list[str]:
     return consumers[CONSUMER].event_types
 
 
-def _pending_aggregates(day: date) -> list[tuple[str, str]]:
+def _pending_aggregates(day: date, until: datetime | None = None) -> list[tuple[str, str]]:
     from app.events.jobs import pending_events
 
     period = day_period(day)
     rows = db.session.execute(
         pending_events(CONSUMER)
-        .where(Event.created_at >= period.starts_at - _DELIVERY_MARGIN, Event.created_at < period.ends_at)
+        .where(Event.created_at >= period.starts_at - _DELIVERY_MARGIN, Event.created_at < (until or period.ends_at))
         .with_only_columns(Event.aggregate_type, Event.aggregate_id)
         .distinct()
     ).all()
@@ -127,6 +128,26 @@ def deliver_pending(day: date) -> int:
         # `deliver` runs in an app context (and database session) of its own and commits there.
         deliver(CONSUMER, aggregate_type, aggregate_id)
     return len(_pending_aggregates(day)) if aggregates else 0
+
+
+def deliver_before(moment: datetime) -> None:
+    """Before a run bills up to a cutoff inside a day not closed yet: deliver that day's pending
+    billing events created before the cutoff, and park the parties of those that still fail
+    (flushes; `deliver` commits in its own session)."""
+    day = local_day(moment)
+    if is_closed(day):
+        return
+    aggregates = _pending_aggregates(day, moment)
+    for aggregate_type, aggregate_id in aggregates:
+        deliver_event(aggregate_type, aggregate_id)
+    if aggregates and _pending_aggregates(day, moment):
+        parked.park_pending(day, _DELIVERY_MARGIN, until=moment)
+
+
+def deliver_event(aggregate_type: str, aggregate_id: str) -> None:
+    from app.events.jobs import deliver
+
+    deliver(CONSUMER, aggregate_type, aggregate_id)
 
 
 def write_totals(day: date) -> None:
@@ -150,8 +171,10 @@ def write_totals(day: date) -> None:
 def close_day(day: date, now: datetime | None = None) -> bool:
     """Close one ended day (idempotent: closing it again recomputes its totals); flushes only.
 
-    Returns False, closing nothing, while one of the day's billing events is still pending after
-    the delivery (its handler failed): a day is closed only when its postings are complete.
+    A billing event still pending after the delivery (its handler keeps failing) does not hold
+    the day: the parties it concerns are parked (`parked.park_pending`: the runs skip them until
+    it is posted) and the day closes; its postings land later as late postings. Returns False,
+    closing nothing, only when such an event names no party to park.
     Commit after each day (as `close_due_days` does): the day's exclusive lock is held until
     then, and the next day's delivery runs in other sessions that may need it.
     """
@@ -159,7 +182,7 @@ def close_day(day: date, now: datetime | None = None) -> bool:
     if day_period(day).ends_at > now:
         raise DayNotOver(f"{day} has not ended yet")
     still_pending = deliver_pending(day)
-    if still_pending:
+    if still_pending and not parked.park_pending(day, _DELIVERY_MARGIN):
         log.warning("day %s not closed: %s aggregates have billing events still pending", day, still_pending)
         return False
     _lock_day(day, shared=False)

@@ -22,6 +22,7 @@ transaction with set-based ledger postings and emails. Invoices are always locke
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -179,13 +180,23 @@ def settle_many(
         done, in_flight = wait(in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
         ready.extend(future.result() for future in done)
 
+    def collect_within(seconds: float) -> None:
+        nonlocal in_flight
+        done, in_flight = wait(in_flight, timeout=seconds, return_when=FIRST_COMPLETED)
+        ready.extend(future.result() for future in done)
+
+    last_record = time.monotonic()
+
     def record_ready(force: bool = False) -> None:
-        nonlocal ready
-        if ready and (force or len(ready) >= batch):
+        # A full batch, or whatever came back within the last second: at scale batches fill in well
+        # under a second; with a slow provider the run's progress still moves every second.
+        nonlocal ready, last_record
+        if ready and (force or len(ready) >= batch or time.monotonic() - last_record >= 1.0):
             crashes.extend(answer for answer in ready if answer.crash is not None)
             outcomes.update(record_answers(ready, now))
             step(len(ready))
             ready = []
+            last_record = time.monotonic()
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="billing-provider") as pool:
         for chunk in chunks:
@@ -200,7 +211,7 @@ def settle_many(
                 collect(block=False)
             record_ready()
         while in_flight:
-            collect(block=True)
+            collect_within(1.0)
             record_ready(force=not in_flight)
         record_ready(force=True)
     _raise_first_crash(crashes)

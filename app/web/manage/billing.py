@@ -14,7 +14,8 @@ from flask_login import current_user
 from wtforms import StringField
 
 from app.billing import overview, queries
-from app.billing.models import AccountKind, BillingRun, Invoice
+from app.billing.models import AccountKind, BillingRun, Invoice, ParkedParty
+from app.billing.settings import automatic_runs, set_automatic_runs
 from app.extensions import db
 from app.platform.money import format_money
 from app.platform.validation import ValidationError
@@ -101,6 +102,7 @@ def build_chart(weeks: list[overview.WeekTotals], width: int = 720, height: int 
 class SandboxForm(CheckedForm):
     fail_user_ids = StringField("Fail for these user ids", description="Comma separated, e.g. 12, 40")
     fail_rate = StringField("Fail this percent of calls", description="0 to 100")
+    delay_ms = StringField("Answer after (milliseconds)", description="0 to 10000; each answer takes 50% to 150% of it")
 
 
 def _sandbox_form(setting=None) -> SandboxForm:
@@ -109,6 +111,7 @@ def _sandbox_form(setting=None) -> SandboxForm:
         setting = setting if setting is not None else overview.sandbox_setting()
         form.fail_user_ids.data = ", ".join(str(i) for i in (setting.fail_user_ids if setting else []))
         form.fail_rate.data = str(setting.fail_rate if setting else 0)
+        form.delay_ms.data = str(setting.delay_ms if setting else 0)
     return form
 
 
@@ -136,6 +139,8 @@ def _render_dashboard(sandbox_form: SandboxForm | None = None, status: int = 200
             chart=build_chart(weeks),
             counts=overview.invoice_counts(),
             sandbox_form=sandbox_form or _sandbox_form(),
+            parked=overview.parked_parties(),
+            automatic_runs=automatic_runs(),
             **_invoices_part(),
             **_runs_part(),
         ),
@@ -184,11 +189,72 @@ def start_billing_run():
     return redirect(url_for("managers.billing", _anchor="runs"), code=303)
 
 
+@bp.route("/billing/runs/<int:run_id>/resume", methods=["POST"])
+def resume_billing_run(run_id: int):
+    """Continue a stalled run (its worker died): a new job picks it up after the commit."""
+    from app.billing.processes.runs import resume_run
+
+    db.get_or_404(BillingRun, run_id)
+    htmx = is_htmx()
+    try:
+        run = resume_run(run_id, current_user._get_current_object())
+    except ValidationError as exc:
+        db.session.rollback()
+        message = " ".join(m for messages in exc.errors.values() for m in messages) or "The run cannot be resumed."
+        if htmx:
+            run = db.session.get(BillingRun, run_id)
+            return render_template(
+                "manage/_billing_run_progress.html", run=run, is_stale=overview.run_is_stale, resume_error=message
+            ), 409
+        flash(message, "warning")
+        return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+    db.session.commit()
+    if htmx:
+        return render_template("manage/_billing_run_progress.html", run=run, is_stale=overview.run_is_stale)
+    flash(f"Run {run_id} resumed: a worker continues it where it stopped.", "success")
+    return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+
+
 @bp.route("/billing/runs/<int:run_id>/progress")
 def billing_run_progress(run_id: int):
     """The run's progress bar; it polls itself while the run is running and stops when it is not."""
     run = db.get_or_404(BillingRun, run_id)
     return render_template("manage/_billing_run_progress.html", run=run, is_stale=overview.run_is_stale)
+
+
+@bp.route("/billing/automatic-runs", methods=["POST"])
+def billing_automatic_runs():
+    """Pause or resume the schedule's weekly, monthly and retry runs (the daily close goes on)."""
+    choice = request.form.get("automatic_runs", "")
+    if choice not in ("on", "off"):
+        flash("Choose on or off.", "warning")
+        return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+    set_automatic_runs(choice == "on", current_user._get_current_object())
+    db.session.commit()
+    flash(f"Automatic runs are {'on' if choice == 'on' else 'paused'}.", "success")
+    return redirect(url_for("managers.billing", _anchor="runs"), code=303)
+
+
+# ---------------------------------------------------------------- parked parties
+
+
+@bp.route("/billing/parked/<int:park_id>/retry", methods=["POST"])
+def retry_parked_party(park_id: int):
+    """Post a parked party's failing billing event again (a job, after the commit) and bill it."""
+    from app.billing.processes.parked import request_retry
+
+    db.get_or_404(ParkedParty, park_id)
+    try:
+        park = request_retry(park_id, current_user._get_current_object())
+    except ValidationError as exc:
+        db.session.rollback()
+        message = " ".join(m for messages in exc.errors.values() for m in messages) or "It cannot be retried."
+        flash(message, "warning")
+        return redirect(url_for("managers.billing", _anchor="parked"), code=303)
+    name = park.user.name
+    db.session.commit()
+    flash(f"Retrying the billing of {name}: the page shows it billed once the event is posted.", "success")
+    return redirect(url_for("managers.billing", _anchor="parked"), code=303)
 
 
 # ---------------------------------------------------------------- invoices
@@ -234,7 +300,7 @@ def billing_sandbox():
     if not form.validate_on_submit():
         return _render_dashboard(form, 422)
     try:
-        set_sandbox(form.fail_user_ids.data or "", form.fail_rate.data or "0")
+        set_sandbox(form.fail_user_ids.data or "", form.fail_rate.data or "0", form.delay_ms.data or "0")
     except ValidationError as exc:
         db.session.rollback()
         apply_errors(form, exc.errors)

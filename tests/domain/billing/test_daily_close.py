@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from app.billing.credits import credit_worker
-from app.billing.models import AccountKind, DailyTotal, DayClose, LedgerAccount, TransactionKind
+from app.billing.models import AccountKind, DailyTotal, DayClose, LedgerAccount, ParkedParty, TransactionKind
 from app.billing.periods import day_period
 from app.billing.postings import post_order_outcome
 from app.billing.processes import close
@@ -127,9 +127,11 @@ def test_a_posting_that_lands_late_in_a_closed_day_keeps_its_totals_right(client
     assert totals() == incremented
 
 
-def test_a_day_whose_billing_event_keeps_failing_is_not_closed_until_it_is_posted(
+def test_a_day_whose_billing_event_keeps_failing_closes_with_its_parties_parked_and_the_posting_lands_late(
     client_user, worker, service, monkeypatch
 ):
+    """Issue 13: the failing event no longer holds the day (and every later one) open: its client and
+    worker are parked, and when it is posted the closed day's totals take it as a late posting."""
     day = date(2026, 10, 21)
     order = end_order("completed", datetime(2026, 10, 21, 9, 0, tzinfo=UTC), client_user, worker, service)
 
@@ -138,14 +140,26 @@ def test_a_day_whose_billing_event_keeps_failing_is_not_closed_until_it_is_poste
 
     handlers = consumers["billing"].handlers
     monkeypatch.setitem(handlers, "order.completed", broken)
-    assert close_at(datetime(2026, 10, 22, 1, 0, tzinfo=UTC)) == []
-    assert closed_days() == [] and close.days_closed_through() is None
+    assert close_at(datetime(2026, 10, 22, 1, 0, tzinfo=UTC)) == [day]
     assert database.session.scalars(select(EventFailure).where(EventFailure.consumer == "billing")).one().attempts == 1
+    parks = database.session.scalars(select(ParkedParty)).all()
+    assert sorted((p.party_kind, p.user_id) for p in parks) == [(C, client_user.id), (W, worker.id)]
+    assert (day, C, client_user.id, "charge") not in totals()
 
     monkeypatch.setitem(handlers, "order.completed", post_order_outcome)
-    assert close_at(datetime(2026, 10, 22, 2, 0, tzinfo=UTC)) == [day]  # after the retry backoff
+    post_order_outcome(last_event(order))  # posted at last (the event queue's retry)
     assert set(transactions_of(order)) == {TransactionKind.CHARGE, TransactionKind.EARNING}
     assert totals()[(day, C, client_user.id, "charge")] == 100_00
+
+
+def test_a_day_whose_failing_event_names_no_party_stays_open(client_user, worker, service, monkeypatch):
+    order = end_order("completed", datetime(2026, 10, 21, 9, 0, tzinfo=UTC), client_user, worker, service)
+    event = last_event(order)
+    event.payload = {key: value for key, value in event.payload.items() if key not in ("client_id", "worker_id")}
+    database.session.flush()
+    monkeypatch.setitem(consumers["billing"].handlers, "order.completed", lambda e: 1 / 0)
+    assert close_at(datetime(2026, 10, 22, 1, 0, tzinfo=UTC)) == []
+    assert closed_days() == [] and database.session.scalars(select(ParkedParty)).all() == []
 
 
 def test_days_closed_through_is_the_end_of_the_first_unbroken_run_and_the_close_fills_gaps(db):

@@ -22,10 +22,10 @@ from app.billing.models import (
     LedgerTransaction,
     TransactionKind,
 )
-from app.billing.periods import local_day, month_of, week_of
+from app.billing.periods import local_day, month_of, week_cutoff, week_of
 from app.billing.processes import runs
 from app.billing.processes.close import close_due_days
-from app.billing.providers import sandbox_settings
+from app.billing.providers import sandbox_settings, set_sandbox
 from app.demo.data import CLIENTS, CREDITS, FAILING_CLIENT, WORKERS
 from app.events.models import Event, HandledEvent
 from app.extensions import db as database
@@ -34,6 +34,7 @@ from app.platform.clock import utcnow
 from tests.support.web import config_values
 
 BILLING_EVENTS = ("order.completed", "order.cancelled", "order.failed")
+DAY = timedelta(days=1)
 
 
 @pytest.fixture
@@ -144,6 +145,8 @@ def test_us220_us230_after_the_runs_the_demo_client_and_worker_have_their_invoic
     client's invoices failed with a retry scheduled, each worker has last month's invoice (the credit
     included), and every ledger transaction balances."""
     now = utcnow()
+    set_sandbox(sandbox_settings().fail_user_ids, 0, 0)  # the demo's provider latency is for people watching
+    database.session.commit()
     close_due_days(now)
     assert database.session.scalar(
         select(func.count()).select_from(Event).where(Event.type.in_(BILLING_EVENTS), Event.created_at < now)
@@ -156,11 +159,18 @@ def test_us220_us230_after_the_runs_the_demo_client_and_worker_have_their_invoic
 
     this_week = week_of(local_day(now))
     previous_month = month_of(month_of(local_day(now)).start - timedelta(days=1))
+    # The last cutoff that has passed (Sunday at WEEKLY_RUN_AT): what ended before it is billed.
+    cut = week_cutoff(this_week) if now >= week_cutoff(this_week) else week_cutoff(week_of(this_week.start - DAY))
+
+    def billing_week(moment):
+        week = week_of(local_day(moment))
+        return week_of(week.end) if moment >= week_cutoff(week) else week
+
     # A simple re-computation from the orders: the price of every order that ended in a billed week.
     expected: dict[tuple[int, object], int] = defaultdict(int)
     for order in database.session.scalars(select(Order).where(Order.status.in_(["completed", "cancelled", "failed"]))):
-        if order.price_cents and order.finished_at < this_week.starts_at:
-            expected[(order.client_id, week_of(local_day(order.finished_at)).start)] += order.price_cents
+        if order.price_cents and order.finished_at < cut:
+            expected[(order.client_id, billing_week(order.finished_at).start)] += order.price_cents
     invoices = database.session.scalars(select(Invoice).where(Invoice.party_kind == "client")).all()
     assert {(i.user_id, i.period_start): i.amount_cents for i in invoices} == dict(expected)
 
@@ -175,7 +185,7 @@ def test_us220_us230_after_the_runs_the_demo_client_and_worker_have_their_invoic
     open_charges = sum(
         o.price_cents or 0
         for o in database.session.scalars(select(Order).where(Order.client_id == client))
-        if o.status in ("completed", "cancelled", "failed") and o.finished_at >= this_week.starts_at
+        if o.status in ("completed", "cancelled", "failed") and o.finished_at >= cut
     )
     assert any(i.user_id == client for i in invoices)
     assert ledger.balance(ledger.account_id(AccountKind.CLIENT, client)) == open_charges
@@ -200,3 +210,27 @@ def test_us220_us230_after_the_runs_the_demo_client_and_worker_have_their_invoic
     # The ledger invariant, checked by the database's own deferred constraint too.
     database.session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
     assert ledger.unbalanced_transactions() == []
+
+
+def test_issue12_after_loading_the_demo_a_managers_run_has_work_and_takes_visible_time(demo, db):
+    """Issue 12 point 15: the schedule does not bill the demo's history at start (automatic runs are
+    paused, days still close), so the manager's weekly run has weeks to invoice and charges to make,
+    each answered by the sandbox after about DEMO_SANDBOX_DELAY_MS: its progress bar moves."""
+    from app.billing.jobs import check
+    from app.billing.overview import run_summary_text
+    from app.billing.settings import automatic_runs
+    from app.demo.data import DEMO_SANDBOX_DELAY_MS
+
+    assert automatic_runs() is False
+    assert sandbox_settings(create=False).delay_ms == DEMO_SANDBOX_DELAY_MS >= 1000
+    now = utcnow()
+    close_due_days(now)
+    database.session.commit()
+    assert check(runs.WEEKLY_CLIENTS) is None and check(runs.MONTHLY_WORKERS) is None, "left to the manager"
+    assert runs.has_work(runs.WEEKLY_CLIENTS, now) and runs.has_work(runs.MONTHLY_WORKERS, now)
+
+    set_sandbox(sandbox_settings().fail_user_ids, 0, 0)  # the latency is for people watching, not this test
+    database.session.commit()
+    summary = _run(runs.WEEKLY_CLIENTS, now)
+    assert summary["invoices"] >= 3 * 5 and summary["paid"] >= 5, summary
+    assert run_summary_text(summary) != "nothing to do"

@@ -22,6 +22,9 @@ MANAGER_URLS = [
 ]
 MANAGER_POSTS = [
     "/manage/billing/runs",
+    "/manage/billing/runs/1/resume",
+    "/manage/billing/parked/1/retry",
+    "/manage/billing/automatic-runs",
     "/manage/billing/sandbox",
     "/manage/billing/invoices/{invoice}/mark-paid",
     "/manage/workers/{worker}/credits",

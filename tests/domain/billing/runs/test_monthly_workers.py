@@ -1,5 +1,5 @@
-"""US-230 / US-240 / US-270 / US-304: monthly worker invoices after the month's last day ends (company
-time zone, DST), the negative month carrying its debt, payouts through Golden Hat (the sandbox),
+"""US-230 / US-240 / US-270 / US-304: monthly worker invoices on the month's last day at MONTHLY_RUN_AT
+(company time zone, DST), the negative month carrying its debt, payouts through Golden Hat (the sandbox),
 the worker emailed only when paid, and the manual adapter."""
 
 from __future__ import annotations
@@ -27,21 +27,23 @@ from tests.support.factories import ClientFactory, ManagerFactory, WorkerFactory
 MONTHLY = runs.MONTHLY_WORKERS
 
 
-def test_us230_month_ends_at_local_midnight_berlin_with_dst(money, zone):
-    """October 2024 in Berlin has 31 days and a 25-hour day (27 Oct); it ends at 23:00 UTC on the 31st."""
+def test_us230_month_is_billed_on_its_last_day_at_the_cutoff_berlin_with_dst(money, zone):
+    """October 2024 in Berlin has a 25-hour day (27 Oct); its run is on the 31st at 18:00 local time
+    (17:00 UTC, CET). What ends after the cutoff is November's. (Before issue 12 the run waited for
+    1 November 00:00; the cutoff replaced that promise.)"""
     local = zone("Europe/Berlin")
     worker = WorkerFactory()
-    earning(worker, 60_00, local(2024, 10, 1, 0, 0))
+    earning(worker, 60_00, local(2024, 9, 30, 18, 30))  # after September's cutoff: October's
     earning(worker, 30_00, local(2024, 10, 27, 2, 30))  # the repeated hour
-    earning(worker, 12_00, local(2024, 10, 31, 23, 30))  # 22:30 UTC
-    earning(worker, 99_00, local(2024, 11, 1, 0, 30))  # 23:30 UTC on 31 Oct, but November here
+    earning(worker, 12_00, local(2024, 10, 31, 17, 59))  # 16:59 UTC
+    earning(worker, 99_00, local(2024, 10, 31, 18, 0))  # at the cutoff: November's
     fine(worker, 40_00, local(2024, 10, 15, 12))
     credit(worker, 5_00, local(2024, 10, 20, 12))
     money.session.commit()
 
-    bill(MONTHLY, local(2024, 10, 31, 23, 59))
+    bill(MONTHLY, local(2024, 10, 31, 17, 59))
     assert invoices() == []
-    run = bill(MONTHLY, local(2024, 11, 1, 0, 0, 1))
+    run = bill(MONTHLY, local(2024, 10, 31, 18, 0, 1))
     assert run.summary["invoices"] == 1
     (invoice,) = invoices()
     assert (invoice.period_start, invoice.period_end) == (date(2024, 10, 1), date(2024, 11, 1))
@@ -53,7 +55,7 @@ def test_us230_month_ends_at_local_midnight_berlin_with_dst(money, zone):
     }
     assert invoice.amount_cents == 67_00 and invoice.status == InvoiceStatus.PAID
     assert payments_count(TransactionKind.PAYOUT) == 1 and sandbox_count() == 1
-    assert balance(AccountKind.WORKER, worker) == -99_00, "November's earning is still owed"
+    assert balance(AccountKind.WORKER, worker) == -99_00, "what ended after the cutoff is still owed"
     assert mail(worker) == ["invoice_paid"], "the worker hears only of a paid invoice (US-304)"
 
 
@@ -77,7 +79,7 @@ def test_us230_negative_month_pays_nothing_and_carries_the_debt(money, zone):
     assert (february.period_start, february.amount_cents, february.status) == (date(2024, 2, 1), 0, "nothing_due")
     assert february.breakdown["carried_in"] == -50_00 and february.breakdown["carried_out"] == -30_00
 
-    earning(worker, 100_00, local(2024, 3, 31, 23, 59))  # the DST change was on 10 March
+    earning(worker, 100_00, local(2024, 3, 31, 17, 59))  # the DST change was on 10 March
     db.session.commit()
     bill(MONTHLY, local(2024, 4, 1, 0, 1))
     march = invoices()[-1]

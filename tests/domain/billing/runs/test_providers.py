@@ -71,3 +71,56 @@ def test_adapter_follows_the_payment_method(money, app, monkeypatch):
     assert providers.worker_provider().name == "manual"
     with pytest.raises(ValueError):
         providers.get_provider("paypal")
+
+
+def test_issue12_the_sandbox_answers_after_the_managers_delay_spread_like_a_real_provider(money, app, monkeypatch):
+    """The demo's setting: each answer after 50% to 150% of delay_ms (SANDBOX_DELAY_SECONDS, when set,
+    wins); refused outside 0-10000 ms."""
+    import time
+
+    monkeypatch.setitem(app.config, "SANDBOX_DELAY_SECONDS", 0)
+    providers.set_sandbox([], 0, 400)
+    money.session.commit()
+    sandbox = providers.SandboxProvider()
+    started = time.monotonic()
+    sandbox.charge(key="slow:1", user_id=7, amount_cents=10_00, description="x")
+    assert 0.2 <= time.monotonic() - started < 1.5
+    with pytest.raises(ValidationError) as refused:
+        providers.set_sandbox([], 0, "20000")
+    assert "delay_ms" in refused.value.errors
+    money.session.rollback()
+    providers.set_sandbox([], 0)  # the delay is kept when not given
+    assert providers.sandbox_settings().delay_ms == 400
+
+
+def test_issue12_a_slow_provider_moves_the_runs_progress_every_second(money, zone, app, monkeypatch):
+    """Answers are recorded when a batch is full or a second has passed: with a slow provider the run's
+    progress moves before its last answer (the demo's bar), not once at the end."""
+    from app.billing.models import Invoice
+    from app.billing.processes import payments
+    from app.extensions import db
+    from tests.support.factories import ClientFactory
+
+    monkeypatch.setitem(app.config, "SANDBOX_DELAY_SECONDS", 0)
+    clients = [ClientFactory() for _ in range(6)]
+    invoices = [
+        Invoice(
+            party_kind="client",
+            user_id=c.id,
+            period_start=zone("UTC")(2024, 1, 1).date(),
+            period_end=zone("UTC")(2024, 1, 8).date(),
+            amount_cents=10_00,
+            breakdown={},
+            status="issued",
+        )
+        for c in clients
+    ]
+    db.session.add_all(invoices)
+    providers.set_sandbox([], 0, 1000)
+    db.session.commit()
+    spreads = iter([0.5, 0.5, 0.5, 2.0, 2.0, 2.0])  # half answer at 0.5 s, half at 2 s
+    monkeypatch.setattr(providers.random, "uniform", lambda low, high: next(spreads))
+    steps: list[int] = []
+    outcomes = payments.settle_many([i.id for i in invoices], concurrency=6, on_progress=steps.append)
+    assert outcomes["paid"] == 6
+    assert [s for s in steps if s] == [3, 3], "the first answers are recorded after a second, the rest at the end"

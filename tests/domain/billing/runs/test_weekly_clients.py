@@ -1,4 +1,4 @@
-"""US-220 / US-304: weekly client invoices after Sunday ends (company time zone, DST), catch-up,
+"""US-220 / US-304: weekly client invoices on Sunday at WEEKLY_RUN_AT (company time zone, DST), catch-up,
 late charges, idempotency, failure and retry with the sandbox, and the manual adapter."""
 
 from __future__ import annotations
@@ -28,28 +28,31 @@ from tests.support.factories import ClientFactory, ManagerFactory
 WEEKLY = runs.WEEKLY_CLIENTS
 
 
-def test_us220_week_ends_on_sunday_midnight_new_york_across_dst(money, zone):
-    """The week of the US spring-forward (Sun 10 Mar 2024) is billed after its Sunday ends, local time."""
+def test_us220_week_is_billed_on_sunday_at_the_cutoff_new_york_across_dst(money, zone):
+    """The week of the US spring-forward (Sun 10 Mar 2024) is billed on that Sunday at 18:00 local time
+    (22:00 UTC, EDT); what ends after the cutoff goes on next week's invoice. (Before issue 12 the
+    run waited for Monday 00:00; the cutoff replaced that promise.)"""
     local = zone("America/New_York")
     client = ClientFactory()
-    on_sunday_night = charge(client, 12_50, local(2024, 3, 10, 23, 30))  # 03:30 UTC on Monday
+    before_cutoff = charge(client, 12_50, local(2024, 3, 10, 17, 59))  # 21:59 UTC, after the change
     charge(client, 7_00, local(2024, 3, 4, 0, 5))  # the week's first minutes (still EST)
+    charge(client, 30_00, local(2024, 3, 10, 18, 0))  # at the cutoff: next week
     charge(client, 99_00, local(2024, 3, 11, 0, 10))  # next week
     money.session.commit()
 
-    bill(WEEKLY, local(2024, 3, 10, 23, 59))
-    assert invoices() == [], "the week has not ended yet"
+    bill(WEEKLY, local(2024, 3, 10, 17, 59))
+    assert invoices() == [], "Sunday's cutoff has not come yet"
 
-    bill(WEEKLY, local(2024, 3, 11, 0, 0, 1))
+    bill(WEEKLY, local(2024, 3, 10, 18, 0, 1))
     (invoice,) = invoices()
     assert (invoice.period_start, invoice.period_end) == (date(2024, 3, 4), date(2024, 3, 11))
     assert invoice.amount_cents == 19_50
     assert invoice.breakdown["charges"] == 19_50 and invoice.breakdown["items"] == 2
     assert invoice.status == InvoiceStatus.PAID and invoice.provider == "sandbox"
     covered = set(db.session.scalars(InvoiceItem.__table__.select().with_only_columns(InvoiceItem.transaction_id)))
-    assert on_sunday_night.id in covered and len(covered) == 2
+    assert before_cutoff.id in covered and len(covered) == 2
     assert payments_count() == 1 and sandbox_count() == 1
-    assert balance(AccountKind.CLIENT, client) == 99_00, "only next week's charge is still owed"
+    assert balance(AccountKind.CLIENT, client) == 129_00, "what ended after the cutoff is still owed"
     assert mail(client) == ["invoice_issued", "payment_succeeded"]
 
 
@@ -58,16 +61,16 @@ def test_us220_catch_up_bills_every_missed_week_once_and_late_charges_go_on_the_
     alice, bob = ClientFactory(), ClientFactory()
     # Three weeks: Mon 21 Oct, Mon 28 Oct (the autumn DST change is Sun 27 Oct 2024), Mon 4 Nov.
     charge(alice, 10_00, local(2024, 10, 21, 9))
-    charge(alice, 20_00, local(2024, 10, 27, 23, 30))
+    charge(alice, 20_00, local(2024, 10, 27, 17, 30))
     charge(bob, 5_00, local(2024, 10, 29, 12))
-    charge(alice, 40_00, local(2024, 11, 10, 23, 59))
+    charge(alice, 40_00, local(2024, 11, 10, 17, 59))
     money.session.commit()
 
     run = bill(WEEKLY, local(2024, 11, 11, 0, 1))  # three weeks missed: all billed now
     assert run.status == "done" and run.summary["invoices"] == 3 and run.done == run.total
     got = [(i.user_id, i.period_start, i.amount_cents, i.status) for i in invoices()]
     assert got == [
-        (alice.id, date(2024, 10, 21), 30_00, "paid"),  # Sunday 23:30 on the DST day is still that week
+        (alice.id, date(2024, 10, 21), 30_00, "paid"),  # Sunday 17:30 on the DST day is still that week
         (alice.id, date(2024, 11, 4), 40_00, "paid"),
         (bob.id, date(2024, 10, 28), 5_00, "paid"),
     ]
@@ -76,9 +79,9 @@ def test_us220_catch_up_bills_every_missed_week_once_and_late_charges_go_on_the_
     charge(bob, 3_00, local(2024, 10, 30, 8))
     charge(bob, 4_00, local(2024, 11, 12, 8))
     money.session.commit()
-    bill(WEEKLY, local(2024, 11, 14))  # nothing new: the week of 11 Nov has not ended
+    bill(WEEKLY, local(2024, 11, 14))  # nothing new: the week of 11 Nov has not reached its cutoff
     assert len(invoices()) == 3
-    bill(WEEKLY, local(2024, 11, 18, 0, 0, 1))
+    bill(WEEKLY, local(2024, 11, 17, 18, 0, 1))
     latest = invoices(user=bob)[-1]
     assert (latest.period_start, latest.amount_cents, latest.breakdown["late"]) == (date(2024, 11, 11), 7_00, 1)
     assert count(Invoice) == 4 and payments_count() == 4 and sandbox_count() == 4
