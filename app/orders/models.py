@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ARRAY, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -73,6 +73,11 @@ class Order(db.Model):
         # Matching's "past results" counts finished orders per worker and status for every candidate.
         Index("ix_orders_worker_status", "worker_id", "status"),
         Index("ix_orders_status_slot", "status", "slot_start"),
+        # The managers' table (app.orders.table): its default sort and keyset pages, the same under a
+        # status filter, and the date-range filter (counts per status read from the index alone).
+        Index("ix_orders_created_id", "created_at", "id"),
+        Index("ix_orders_status_created_id", "status", "created_at", "id"),
+        Index("ix_orders_slot_status_id", "slot_start", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,7 +95,7 @@ class Order(db.Model):
     discount_percent: Mapped[int | None] = mapped_column(Integer)
     price_cents: Mapped[int | None] = mapped_column(Integer)
 
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     matched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     kit_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -118,3 +123,18 @@ class Order(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+
+class OrderStatusCount(db.Model):
+    """How many orders each status has, as signed deltas: the status's count is the sum of its rows.
+
+    Triggers on `orders` (migration pages_0001) add the rows in the transaction that inserts,
+    moves or deletes orders, whatever path writes them, so the sum is exact in every snapshot; no
+    row is ever updated, so concurrent transitions never wait on one another. app.orders.counts
+    reads the sums and folds the rows into one per status from time to time."""
+
+    __tablename__ = "order_status_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    delta: Mapped[int] = mapped_column(BigInteger)

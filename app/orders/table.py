@@ -1,16 +1,23 @@
 """The managers' orders table: its filters (parsed from a query string) and its two queries, the
-counts per status and one page of orders, each a fixed number of statements whatever the page size."""
+counts per status and one page of orders, each a fixed number of statements whatever the page size.
+
+Counts: without a filter other than the status they are read from app.orders.counts (a few rows
+kept by triggers); with one, they are counted over the filtered orders with an index that serves
+the filter (docs/performance.md). Pages: the pager's links carry a cursor (the sort value and id
+of the row next to them), so the next page starts where the last one ended whatever its depth
+(keyset pagination); a page number without a cursor (an old link) still works, with an offset."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, lazyload
 
 from app.accounts.models import User
 from app.extensions import db
+from app.orders import counts as status_totals
 from app.orders.models import Order, OrderStatus
 from app.platform.clock import company_zone
 from app.platform.paging import one_page, split_page
@@ -41,6 +48,9 @@ class OrderFilters:
     sort: str = DEFAULT_SORT
     direction: str = DEFAULT_DIRECTION
     page: int = 1
+    # A keyset cursor ("<sort value>_<id>" of the row just before / after this page), or "".
+    after: str = ""
+    before: str = ""
     problems: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -71,11 +81,17 @@ class OrderFilters:
             sort=sort if sort in SORTS else DEFAULT_SORT,
             direction=direction if direction in ("asc", "desc") else DEFAULT_DIRECTION,
             page=max(1, page),
+            after=_cursor_arg(args, "after"),
+            before=_cursor_arg(args, "before"),
             problems=problems,
         )
 
     def args(self, **changes) -> dict:
-        """Query-string arguments for url_for (empty ones left out); `changes` override fields."""
+        """Query-string arguments for url_for (empty ones left out); `changes` override fields.
+
+        Any change drops the cursors unless it sets one: a cursor belongs to one sort and filter."""
+        if changes:  # a cursor set here is the only one; no cursor set: none
+            changes = {"after": "", "before": "", **changes}
         changed = replace(self, **changes) if changes else self
         values = {
             "status": changed.status,
@@ -87,6 +103,8 @@ class OrderFilters:
             "sort": changed.sort if changed.sort != DEFAULT_SORT else "",
             "dir": changed.direction if changed.direction != DEFAULT_DIRECTION else "",
             "page": changed.page if changed.page > 1 else "",
+            "after": changed.after if changed.page > 1 else "",
+            "before": changed.before if changed.page > 1 else "",
         }
         return {key: value for key, value in values.items() if value not in ("", None)}
 
@@ -101,6 +119,45 @@ class OrderFilters:
     @property
     def any(self) -> bool:
         return bool(self.status or self.date_from or self.date_to or self.worker or self.client or self.service_type)
+
+
+def _cursor_arg(args, name: str) -> str:
+    raw = (args.get(name) or "").strip()
+    return raw if len(raw) <= 80 and "_" in raw else ""
+
+
+def _cursor_value(sort: str, raw: str):
+    """The sort value of a cursor, typed for its column (None: no price), or raise ValueError."""
+    if sort in ("slot", "created"):
+        parsed = datetime.fromisoformat(raw)
+        if parsed.tzinfo is None:
+            raise ValueError("a cursor's time has its offset")
+        return parsed
+    if sort == "price":
+        return int(raw) if raw else None
+    if raw not in STATUSES:
+        raise ValueError("unknown status")
+    return raw
+
+
+def parse_cursor(sort: str, cursor: str) -> tuple[object, int] | None:
+    """(sort value, id) of a cursor, or None for a missing or malformed one (then the page number rules)."""
+    raw, _, order_id = cursor.rpartition("_")
+    try:
+        return _cursor_value(sort, raw), int(order_id)
+    except ValueError:
+        return None
+
+
+def cursor_of(order: Order, sort: str) -> str:
+    value = getattr(order, SORTS[sort].key)
+    if value is None:
+        text = ""
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return f"{text}_{order.id}"
 
 
 def _people(term: str):
@@ -133,29 +190,65 @@ def _conditions(filters: OrderFilters, with_status: bool = True) -> list:
 
 
 def status_counts(filters: OrderFilters) -> dict[str, int]:
-    """Orders per status under every filter except the status itself (one GROUP BY)."""
-    rows = db.session.execute(
-        select(Order.status, func.count()).where(*_conditions(filters, with_status=False)).group_by(Order.status)
-    )
+    """Orders per status under every filter except the status itself.
+
+    Without such a filter: the totals kept by triggers (app.orders.counts), a few rows. With one:
+    one GROUP BY over the filtered orders (an index serves each filter: the slot range, the people,
+    the service type)."""
+    conditions = _conditions(filters, with_status=False)
+    if not conditions:
+        return status_totals.status_counts()
+    rows = db.session.execute(select(Order.status, func.count()).where(*conditions).group_by(Order.status))
     return dict(rows.all())
+
+
+def _after(column, value, order_id: int, descending: bool):
+    """Rows that come after (value, id) in the order `column` (nulls last), `id` breaking ties."""
+    if value is None:  # only the price: among the unpriced rows, the ids past this one
+        return and_(column.is_(None), Order.id < order_id if descending else Order.id > order_id)
+    past = tuple_(column, Order.id) < (value, order_id) if descending else tuple_(column, Order.id) > (value, order_id)
+    return or_(past, column.is_(None)) if column is Order.price_cents else past
+
+
+def _before(column, value, order_id: int, descending: bool):
+    """Rows that come before (value, id) in the order `column` (nulls last), `id` breaking ties."""
+    if value is None:
+        return or_(column.is_not(None), Order.id > order_id if descending else Order.id < order_id)
+    # A null price never satisfies a row comparison: unpriced rows are all after a priced one.
+    return tuple_(column, Order.id) > (value, order_id) if descending else tuple_(column, Order.id) < (value, order_id)
 
 
 def orders_page(filters: OrderFilters, per_page: int = PER_PAGE) -> tuple[list[Order], bool]:
     """One page of orders with client, worker and service type loaded: two statements, whatever the page size.
 
     The page's ids are chosen first on the orders table alone (Postgres keeps only the top rows of
-    the sort), then those rows are loaded with their people and service type joined.
-    """
+    the sort, walking an index where one matches), then those rows are loaded with their people
+    and service type joined. A cursor selects the rows after (or before) it; without one the page
+    number becomes an offset."""
     column = SORTS[filters.sort]
-    ordering = column.asc() if filters.direction == "asc" else column.desc()
-    tie = Order.id.asc() if filters.direction == "asc" else Order.id.desc()
-    page_ids = (
-        select(Order.id)
-        .where(*_conditions(filters))
-        # Only the price can be null; NULLS LAST elsewhere would keep Postgres off the (status, slot) index.
-        .order_by(ordering.nulls_last() if filters.sort == "price" else ordering, tie)
-    )
-    ids, has_next = split_page(db.session.scalars(one_page(page_ids, filters.page, per_page)), per_page)
+    descending = filters.direction == "desc"
+    after = parse_cursor(filters.sort, filters.after) if filters.after and filters.page > 1 else None
+    before = parse_cursor(filters.sort, filters.before) if filters.before and filters.page > 1 and not after else None
+    # Walking backwards from a "before" cursor: the reverse order, then the page is turned around.
+    reverse = before is not None
+    forward = descending != reverse
+    ordering = column.desc() if forward else column.asc()
+    tie = Order.id.desc() if forward else Order.id.asc()
+    if filters.sort == "price":
+        # Only the price can be null; NULLS LAST elsewhere would keep Postgres off the indexes.
+        ordering = ordering.nulls_first() if reverse else ordering.nulls_last()
+    page_ids = select(Order.id).where(*_conditions(filters)).order_by(ordering, tie)
+    if after is not None:
+        page_ids = page_ids.where(_after(column, *after, descending)).limit(per_page + 1)
+    elif before is not None:
+        page_ids = page_ids.where(_before(column, *before, descending)).limit(per_page)
+    else:
+        page_ids = one_page(page_ids, filters.page, per_page)
+    found = list(db.session.scalars(page_ids))
+    if reverse:
+        ids, has_next = found[::-1], True
+    else:
+        ids, has_next = split_page(found, per_page)
     if not ids:
         return [], False
     rows = db.session.scalars(

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.matching.services import latest_run
 from app.orders import services as order_services
 from app.orders.models import STATUS_LABELS, Order, OrderStatus, ServiceType
-from app.orders.table import PER_PAGE, STATUSES, OrderFilters, orders_page, status_counts
+from app.orders.table import PER_PAGE, STATUSES, OrderFilters, cursor_of, orders_page, status_counts
 from app.orders.timeline import order_timeline, user_names
 from app.platform.validation import ValidationError
 from app.supplies.models import CookieRequest, Kit
@@ -44,6 +44,9 @@ def _results_context(filters: OrderFilters) -> dict:
         "filters": filters,
         "orders": rows,
         "has_next": has_next,
+        # The pager's links start next to these rows (keyset pages; see app.orders.table).
+        "next_cursor": cursor_of(rows[-1], filters.sort) if rows else "",
+        "prev_cursor": cursor_of(rows[0], filters.sort) if rows else "",
         "counts": counts,
         "total": total,
         "statuses": [(status, STATUS_LABELS[OrderStatus(status)]) for status in STATUSES],

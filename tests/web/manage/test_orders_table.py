@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -126,10 +127,74 @@ def test_pagination_keeps_the_filters(manager_client, db, people, service_type):
     first = manager_client.get(URL, query_string={"client": "Tom"})
     html = first.get_data(as_text=True)
     assert len(ids(first)) == 25 and "30 orders match the filters" in html
-    assert 'href="/manage/orders?client=Tom&amp;page=2"' in html
-    second = manager_client.get(URL, query_string={"client": "Tom", "page": 2})
+    assert 'href="/manage/orders?client=Tom&amp;page=2&amp;after=' in html
+    second = manager_client.get(pager_link(first, "next"))
     assert len(ids(second)) == 5 and not set(ids(first)) & set(ids(second))
     assert "Next" not in second.get_data(as_text=True)
+    # A page number without a cursor (an old link) still shows that page.
+    assert ids(manager_client.get(URL, query_string={"client": "Tom", "page": 2})) == ids(second)
+    assert ids(manager_client.get(pager_link(second, "prev"))) == ids(first)
+
+
+def pager_link(response, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)"[^>]*rel="{rel}"', response.get_data(as_text=True))
+    return html_lib.unescape(found.group(1)) if found else None
+
+
+def _expected(rows, sort: str, direction: str) -> list[int]:
+    """The table's order, computed here: the column (prices missing last either way), then the id."""
+    key = {"slot": "slot_start", "created": "created_at", "status": "status", "price": "price_cents"}[sort]
+    present = [order for order in rows if getattr(order, key) is not None]
+    missing = [order for order in rows if getattr(order, key) is None]
+    desc = direction == "desc"
+    present.sort(key=lambda order: (getattr(order, key), order.id), reverse=desc)
+    missing.sort(key=lambda order: order.id, reverse=desc)
+    return [order.id for order in present + missing]
+
+
+@pytest.mark.parametrize("sort", ["created", "slot", "status", "price"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_keyset_pages_follow_every_sort_through_ties_and_missing_prices(
+    manager_client, db, people, service_type, sort, direction
+):
+    """Next links walk every order once in the sort's order, Previous links walk back the same pages."""
+    base = next_slot()
+    created = datetime(2030, 1, 1, tzinfo=ZoneInfo("UTC"))
+    statuses = list(OrderStatus)
+    rows = [
+        make_order(
+            people["tom"],
+            service_type,
+            status=statuses[n % len(statuses)],
+            price=None if n % 4 == 0 else 90_00 + (n % 3) * 100,  # many equal prices, some missing
+            slot_start=base + timedelta(hours=n % 5),  # many equal slots
+            created_at=created + timedelta(minutes=n % 7),  # many equal creation times
+        )
+        for n in range(62)
+    ]
+    expected = _expected(rows, sort, direction)
+    pages, url = [], f"{URL}?sort={sort}&dir={direction}"
+    while url:
+        response = manager_client.get(url)
+        assert response.status_code == 200
+        pages.append((url, ids(response)))
+        url = pager_link(response, "next")
+    assert [len(page) for _url, page in pages] == [25, 25, 12]
+    assert [order_id for _url, page in pages for order_id in page] == expected
+    # Back from the last page: each Previous link gives the page that was there.
+    response = manager_client.get(pages[-1][0])
+    for _url, page in reversed(pages[:-1]):
+        response = manager_client.get(pager_link(response, "prev"))
+        assert ids(response) == page
+    assert pager_link(response, "prev") is None
+
+
+def test_a_malformed_cursor_falls_back_to_the_page_number(manager_client, mix):
+    for cursor in ("nonsense", "2030-13-01_5", "abc_def", "_", "x" * 200):
+        response = manager_client.get(URL, query_string={"page": 1, "after": cursor, "sort": "slot"})
+        assert response.status_code == 200 and len(ids(response)) == 7
+    response = manager_client.get(URL, query_string={"page": 2, "after": "bogus_1", "sort": "price"})
+    assert response.status_code == 200 and ids(response) == []
 
 
 def test_htmx_gets_the_fragment_that_polls_its_own_url(manager_client, mix):

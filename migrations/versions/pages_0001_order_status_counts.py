@@ -1,0 +1,84 @@
+"""orders: counts per status kept by triggers, indexes for the managers' table
+
+Revision ID: pages_0001
+Revises: hardening_0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "pages_0001"
+down_revision = "hardening_0001"
+branch_labels = None
+depends_on = None
+
+# Statement-level triggers with transition tables: one INSERT of grouped deltas per statement,
+# however many orders it wrote (a set-based insert of 100,000 orders adds at most 7 rows).
+COUNT_FUNCTION = """
+CREATE FUNCTION orders_count_statuses() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO order_status_counts (status, delta)
+        SELECT status, count(*) FROM new_rows GROUP BY status;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO order_status_counts (status, delta)
+        SELECT status, -count(*) FROM old_rows GROUP BY status;
+    ELSE
+        INSERT INTO order_status_counts (status, delta)
+        SELECT status, sum(delta) FROM (
+            SELECT o.status, -1 AS delta FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE o.status <> n.status
+            UNION ALL
+            SELECT n.status, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE o.status <> n.status
+        ) moves
+        GROUP BY status;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION orders_truncate_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM order_status_counts;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER orders_counts_insert AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_count_statuses();
+CREATE TRIGGER orders_counts_update AFTER UPDATE ON orders
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_count_statuses();
+CREATE TRIGGER orders_counts_delete AFTER DELETE ON orders
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION orders_count_statuses();
+CREATE TRIGGER orders_counts_truncate AFTER TRUNCATE ON orders
+    FOR EACH STATEMENT EXECUTE FUNCTION orders_truncate_counts();
+"""
+
+
+def upgrade():
+    op.create_table(
+        "order_status_counts",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("delta", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.drop_index("ix_orders_created_at", table_name="orders")
+    op.create_index("ix_orders_created_id", "orders", ["created_at", "id"], unique=False)
+    op.create_index("ix_orders_status_created_id", "orders", ["status", "created_at", "id"], unique=False)
+    op.create_index("ix_orders_slot_status_id", "orders", ["slot_start", "status", "id"], unique=False)
+    # The triggers are created before the existing orders are counted, in one transaction: CREATE
+    # TRIGGER locks out writers to orders until the commit, so no order is missed or counted twice.
+    op.execute(COUNT_FUNCTION)
+    op.execute("INSERT INTO order_status_counts (status, delta) SELECT status, count(*) FROM orders GROUP BY status")
+
+
+def downgrade():
+    for name in ("insert", "update", "delete", "truncate"):
+        op.execute(f"DROP TRIGGER orders_counts_{name} ON orders")
+    op.execute("DROP FUNCTION orders_truncate_counts()")
+    op.execute("DROP FUNCTION orders_count_statuses()")
+    op.drop_index("ix_orders_slot_status_id", table_name="orders")
+    op.drop_index("ix_orders_status_created_id", table_name="orders")
+    op.drop_index("ix_orders_created_id", table_name="orders")
+    op.create_index("ix_orders_created_at", "orders", ["created_at"], unique=False)
+    op.drop_table("order_status_counts")
