@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ARRAY, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -76,7 +76,8 @@ class Order(db.Model):
         # The managers' table (app.orders.table): its default sort and keyset pages, the same under a
         # status filter, and the date-range filter (counts per status read from the index alone).
         Index("ix_orders_created_id", "created_at", "id"),
-        Index("ix_orders_status_created_id", "status", "created_at", "id"),
+        # With the slot included, a status and date-range filter is checked in the index alone.
+        Index("ix_orders_status_created_id", "status", "created_at", "id", postgresql_include=["slot_start"]),
         Index("ix_orders_slot_status_id", "slot_start", "status", "id"),
     )
 
@@ -138,3 +139,11 @@ class OrderStatusCount(db.Model):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     status: Mapped[str] = mapped_column(String(20))
     delta: Mapped[int] = mapped_column(BigInteger)
+
+
+# The managers' table filters orders by part of a worker's or client's name or email
+# (app.orders.table._people): trigram indexes serve lower(column) LIKE '%term%'. Migration pages_0001
+# creates them where PostgreSQL has the pg_trgm module (the embedded development server may not:
+# there the search scans the users, as it did before).
+Index("ix_users_name_trgm", func.lower(User.name), postgresql_using="gin", postgresql_ops={"lower_1": "gin_trgm_ops"})
+Index("ix_users_email_trgm", func.lower(User.email), postgresql_using="gin", postgresql_ops={"lower_1": "gin_trgm_ops"})

@@ -161,11 +161,18 @@ def cursor_of(order: Order, sort: str) -> str:
 
 
 def _people(term: str):
-    """Ids of users matching a filter: an exact id, or part of a name or email."""
+    """Ids of users matching a filter: an exact id, or part of a name or email (any case).
+
+    Written as lower(column) LIKE '%term%' so that the trigram indexes on lower(name) and
+    lower(email) (migration pages_0001) serve it."""
     if term.isdigit():
         return select(User.id).where(User.id == int(term))
+    term = term.lower()
     return select(User.id).where(
-        or_(User.name.icontains(term, autoescape=True), User.email.icontains(term, autoescape=True))
+        or_(
+            func.lower(User.name).contains(term, autoescape=True),
+            func.lower(User.email).contains(term, autoescape=True),
+        )
     )
 
 
@@ -219,11 +226,11 @@ def _before(column, value, order_id: int, descending: bool):
 
 
 def orders_page(filters: OrderFilters, per_page: int = PER_PAGE) -> tuple[list[Order], bool]:
-    """One page of orders with client, worker and service type loaded: two statements, whatever the page size.
+    """One page of orders with client, worker and service type loaded: one statement, whatever the page size.
 
-    The page's ids are chosen first on the orders table alone (Postgres keeps only the top rows of
-    the sort, walking an index where one matches), then those rows are loaded with their people
-    and service type joined. A cursor selects the rows after (or before) it; without one the page
+    The page's ids are chosen in a subquery on the orders table alone (Postgres keeps only the top
+    rows of the sort, walking an index where one matches); only those rows are joined to their
+    people and service type. A cursor selects the rows after (or before) it; without one the page
     number becomes an offset."""
     column = SORTS[filters.sort]
     descending = filters.direction == "desc"
@@ -244,21 +251,18 @@ def orders_page(filters: OrderFilters, per_page: int = PER_PAGE) -> tuple[list[O
         page_ids = page_ids.where(_before(column, *before, descending)).limit(per_page)
     else:
         page_ids = one_page(page_ids, filters.page, per_page)
-    found = list(db.session.scalars(page_ids))
-    if reverse:
-        ids, has_next = found[::-1], True
-    else:
-        ids, has_next = split_page(found, per_page)
-    if not ids:
-        return [], False
-    rows = db.session.scalars(
-        select(Order)
-        .options(
-            joinedload(Order.client).options(lazyload(User.role_rows)),
-            joinedload(Order.worker).options(lazyload(User.role_rows)),
-            joinedload(Order.service_type),
+    found = list(
+        db.session.scalars(
+            select(Order)
+            .options(
+                joinedload(Order.client).options(lazyload(User.role_rows)),
+                joinedload(Order.worker).options(lazyload(User.role_rows)),
+                joinedload(Order.service_type),
+            )
+            .where(Order.id.in_(page_ids.scalar_subquery()))
+            .order_by(ordering, tie)
         )
-        .where(Order.id.in_(ids))
     )
-    by_id = {order.id: order for order in rows}
-    return [by_id[order_id] for order_id in ids if order_id in by_id], has_next
+    if reverse:
+        return found[::-1], True
+    return split_page(found, per_page)

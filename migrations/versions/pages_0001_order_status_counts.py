@@ -1,4 +1,4 @@
-"""orders: counts per status kept by triggers, indexes for the managers' table
+"""orders: counts per status kept by triggers, indexes for the managers' table and its people search
 
 Revision ID: pages_0001
 Revises: hardening_0001
@@ -54,6 +54,22 @@ CREATE TRIGGER orders_counts_truncate AFTER TRUNCATE ON orders
 """
 
 
+# The table's worker and client filters match part of a name or email (ILIKE '%term%'): trigram
+# indexes serve that where PostgreSQL has pg_trgm (a contrib module: the embedded development
+# server may lack it, and then the search scans the users as before). Declared in app/orders/models.py.
+PEOPLE_SEARCH = """
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+        CREATE INDEX ix_users_name_trgm ON users USING gin (lower(name) gin_trgm_ops);
+        CREATE INDEX ix_users_email_trgm ON users USING gin (lower(email) gin_trgm_ops);
+    END IF;
+END
+$$;
+"""
+
+
 def upgrade():
     op.create_table(
         "order_status_counts",
@@ -64,15 +80,24 @@ def upgrade():
     )
     op.drop_index("ix_orders_created_at", table_name="orders")
     op.create_index("ix_orders_created_id", "orders", ["created_at", "id"], unique=False)
-    op.create_index("ix_orders_status_created_id", "orders", ["status", "created_at", "id"], unique=False)
+    op.create_index(
+        "ix_orders_status_created_id",
+        "orders",
+        ["status", "created_at", "id"],
+        unique=False,
+        postgresql_include=["slot_start"],
+    )
     op.create_index("ix_orders_slot_status_id", "orders", ["slot_start", "status", "id"], unique=False)
     # The triggers are created before the existing orders are counted, in one transaction: CREATE
     # TRIGGER locks out writers to orders until the commit, so no order is missed or counted twice.
     op.execute(COUNT_FUNCTION)
     op.execute("INSERT INTO order_status_counts (status, delta) SELECT status, count(*) FROM orders GROUP BY status")
+    op.execute(PEOPLE_SEARCH)
 
 
 def downgrade():
+    op.execute("DROP INDEX IF EXISTS ix_users_email_trgm")
+    op.execute("DROP INDEX IF EXISTS ix_users_name_trgm")
     for name in ("insert", "update", "delete", "truncate"):
         op.execute(f"DROP TRIGGER orders_counts_{name} ON orders")
     op.execute("DROP FUNCTION orders_truncate_counts()")

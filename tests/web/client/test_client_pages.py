@@ -117,6 +117,9 @@ def test_dashboard_queries_do_not_grow_with_orders(db, browser, me, new_client):
     login(other_browser, another)
     many = _dashboard_queries(other_browser, db, another, 30)
     assert few == many, (few, many)
+    # The user and roles, the page of orders (workers joined, their roles not loaded), the paid
+    # total, the profile; the test's savepoint and its rollback.
+    assert many <= 7, many
 
 
 # ---------------------------------------------------------------- the request form (US-020)
