@@ -176,17 +176,23 @@ def _people(term: str):
     )
 
 
-def _conditions(filters: OrderFilters, with_status: bool = True) -> list:
+def _slot_bounds(filters: OrderFilters) -> tuple[datetime | None, datetime | None]:
+    """[start, end) of the slot filter: whole days in the company's time zone (None: open)."""
     zone = company_zone()
+    start = datetime.combine(filters.date_from, time.min, tzinfo=zone) if filters.date_from else None
+    end = datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=zone) if filters.date_to else None
+    return start, end
+
+
+def _conditions(filters: OrderFilters, with_status: bool = True) -> list:
     conditions = []
     if with_status and filters.status:
         conditions.append(Order.status == filters.status)
-    if filters.date_from:
-        conditions.append(Order.slot_start >= datetime.combine(filters.date_from, time.min, tzinfo=zone))
-    if filters.date_to:
-        conditions.append(
-            Order.slot_start < datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=zone)
-        )
+    start, end = _slot_bounds(filters)
+    if start is not None:
+        conditions.append(Order.slot_start >= start)
+    if end is not None:
+        conditions.append(Order.slot_start < end)
     if filters.worker:
         conditions.append(Order.worker_id.in_(_people(filters.worker)))
     if filters.client:
@@ -199,12 +205,18 @@ def _conditions(filters: OrderFilters, with_status: bool = True) -> list:
 def status_counts(filters: OrderFilters) -> dict[str, int]:
     """Orders per status under every filter except the status itself.
 
-    Without such a filter: the totals kept by triggers (app.orders.counts), a few rows. With one:
-    one GROUP BY over the filtered orders (an index serves each filter: the slot range, the people,
-    the service type)."""
+    Without such a filter: the totals kept by triggers (app.orders.counts), a few rows. With only
+    the slot's days: the hourly totals of those days, when the days begin on a whole UTC hour (the
+    company's zone is a whole number of hours from UTC, as nearly all are). Otherwise one GROUP BY
+    over the filtered orders (an index serves each filter: the slot range, the people, the service
+    type)."""
+    if not (filters.worker or filters.client or filters.service_type):
+        start, end = _slot_bounds(filters)
+        if start is None and end is None:
+            return status_totals.status_counts()
+        if all(bound is None or status_totals.on_the_hour(bound) for bound in (start, end)):
+            return status_totals.slot_status_counts(start, end)
     conditions = _conditions(filters, with_status=False)
-    if not conditions:
-        return status_totals.status_counts()
     rows = db.session.execute(select(Order.status, func.count()).where(*conditions).group_by(Order.status))
     return dict(rows.all())
 
@@ -225,13 +237,27 @@ def _before(column, value, order_id: int, descending: bool):
     return tuple_(column, Order.id) > (value, order_id) if descending else tuple_(column, Order.id) < (value, order_id)
 
 
-def orders_page(filters: OrderFilters, per_page: int = PER_PAGE) -> tuple[list[Order], bool]:
+# Up to this many matching orders, the page is sorted from the filter's own index rather than
+# found by walking the sort's index (see orders_page).
+SMALL_SET = 10_000
+
+
+def orders_page(
+    filters: OrderFilters, per_page: int = PER_PAGE, matching: int | None = None
+) -> tuple[list[Order], bool]:
     """One page of orders with client, worker and service type loaded: one statement, whatever the page size.
 
     The page's ids are chosen in a subquery on the orders table alone (Postgres keeps only the top
     rows of the sort, walking an index where one matches); only those rows are joined to their
     people and service type. A cursor selects the rows after (or before) it; without one the page
-    number becomes an offset."""
+    number becomes an offset.
+
+    `matching`, the number of orders the filters match (the counts know it), picks the plan:
+    none, no query; a few, sorted after the filter's index found them. PostgreSQL cannot know that,
+    say, matched orders all lie in the future: for "matched in the past week" it would walk the
+    whole (status, created_at) index looking for rows that are not there."""
+    if matching == 0:
+        return [], False
     column = SORTS[filters.sort]
     descending = filters.direction == "desc"
     after = parse_cursor(filters.sort, filters.after) if filters.after and filters.page > 1 else None
@@ -239,7 +265,9 @@ def orders_page(filters: OrderFilters, per_page: int = PER_PAGE) -> tuple[list[O
     # Walking backwards from a "before" cursor: the reverse order, then the page is turned around.
     reverse = before is not None
     forward = descending != reverse
-    ordering = column.desc() if forward else column.asc()
+    # coalesce(x, x) is x, but no index is ordered by it: the planner must find the rows first.
+    sort_key = func.coalesce(column, column) if matching is not None and matching <= SMALL_SET else column
+    ordering = sort_key.desc() if forward else sort_key.asc()
     tie = Order.id.desc() if forward else Order.id.asc()
     if filters.sort == "price":
         # Only the price can be null; NULLS LAST elsewhere would keep Postgres off the indexes.

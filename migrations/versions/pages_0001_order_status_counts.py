@@ -20,9 +20,13 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO order_status_counts (status, delta)
         SELECT status, count(*) FROM new_rows GROUP BY status;
+        INSERT INTO order_slot_counts (slot_hour, status, delta)
+        SELECT date_trunc('hour', slot_start, 'UTC'), status, count(*) FROM new_rows GROUP BY 1, 2;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO order_status_counts (status, delta)
         SELECT status, -count(*) FROM old_rows GROUP BY status;
+        INSERT INTO order_slot_counts (slot_hour, status, delta)
+        SELECT date_trunc('hour', slot_start, 'UTC'), status, -count(*) FROM old_rows GROUP BY 1, 2;
     ELSE
         INSERT INTO order_status_counts (status, delta)
         SELECT status, sum(delta) FROM (
@@ -31,6 +35,18 @@ BEGIN
             SELECT n.status, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE o.status <> n.status
         ) moves
         GROUP BY status;
+        INSERT INTO order_slot_counts (slot_hour, status, delta)
+        SELECT slot_hour, status, sum(delta) FROM (
+            SELECT date_trunc('hour', o.slot_start, 'UTC') AS slot_hour, o.status, -1 AS delta
+            FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE o.status <> n.status OR o.slot_start <> n.slot_start
+            UNION ALL
+            SELECT date_trunc('hour', n.slot_start, 'UTC'), n.status, 1
+            FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE o.status <> n.status OR o.slot_start <> n.slot_start
+        ) moves
+        GROUP BY slot_hour, status
+        HAVING sum(delta) <> 0;
     END IF;
     RETURN NULL;
 END
@@ -39,6 +55,7 @@ $$;
 CREATE FUNCTION orders_truncate_counts() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM order_status_counts;
+    DELETE FROM order_slot_counts;
     RETURN NULL;
 END
 $$;
@@ -78,6 +95,17 @@ def upgrade():
         sa.Column("delta", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "order_slot_counts",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("slot_hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("delta", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ix_order_slot_counts_hour", "order_slot_counts", ["slot_hour", "status"], postgresql_include=["delta"]
+    )
     op.drop_index("ix_orders_created_at", table_name="orders")
     op.create_index("ix_orders_created_id", "orders", ["created_at", "id"], unique=False)
     op.create_index(
@@ -87,11 +115,21 @@ def upgrade():
         unique=False,
         postgresql_include=["slot_start"],
     )
-    op.create_index("ix_orders_slot_status_id", "orders", ["slot_start", "status", "id"], unique=False)
+    op.create_index(
+        "ix_orders_slot_status_id",
+        "orders",
+        ["slot_start", "status", "id"],
+        unique=False,
+        postgresql_include=["created_at"],
+    )
     # The triggers are created before the existing orders are counted, in one transaction: CREATE
     # TRIGGER locks out writers to orders until the commit, so no order is missed or counted twice.
     op.execute(COUNT_FUNCTION)
     op.execute("INSERT INTO order_status_counts (status, delta) SELECT status, count(*) FROM orders GROUP BY status")
+    op.execute(
+        "INSERT INTO order_slot_counts (slot_hour, status, delta)"
+        " SELECT date_trunc('hour', slot_start, 'UTC'), status, count(*) FROM orders GROUP BY 1, 2"
+    )
     op.execute(PEOPLE_SEARCH)
 
 
@@ -106,4 +144,6 @@ def downgrade():
     op.drop_index("ix_orders_status_created_id", table_name="orders")
     op.drop_index("ix_orders_created_id", table_name="orders")
     op.create_index("ix_orders_created_at", "orders", ["created_at"], unique=False)
+    op.drop_index("ix_order_slot_counts_hour", table_name="order_slot_counts")
+    op.drop_table("order_slot_counts")
     op.drop_table("order_status_counts")

@@ -38,8 +38,8 @@ REFRESH_SECONDS = 12
 
 def _results_context(filters: OrderFilters) -> dict:
     counts = status_counts(filters)
-    rows, has_next = orders_page(filters)
     total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
+    rows, has_next = orders_page(filters, matching=total)
     return {
         "filters": filters,
         "orders": rows,

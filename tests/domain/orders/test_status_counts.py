@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, text, update
 
 from app.extensions import db as database
 from app.orders import counts
-from app.orders.models import Order, OrderStatus, OrderStatusCount
+from app.orders.models import Order, OrderSlotCount, OrderStatus, OrderStatusCount
 from app.orders.states import TRANSITIONS, IllegalTransition, move
 from app.platform.clock import utcnow
 from tests.support.factories import ClientFactory, WorkerFactory
@@ -27,8 +27,24 @@ def recount() -> dict[str, int]:
     return dict(database.session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
 
 
+def recount_hours() -> dict[tuple, int]:
+    hour = func.date_trunc("hour", Order.slot_start, "UTC")
+    rows = database.session.execute(select(hour, Order.status, func.count()).group_by(hour, Order.status))
+    return {(slot_hour, status): total for slot_hour, status, total in rows}
+
+
+def kept_hours() -> dict[tuple, int]:
+    rows = database.session.execute(
+        select(OrderSlotCount.slot_hour, OrderSlotCount.status, func.sum(OrderSlotCount.delta))
+        .group_by(OrderSlotCount.slot_hour, OrderSlotCount.status)
+        .having(func.sum(OrderSlotCount.delta) != 0)
+    )
+    return {(slot_hour, status): int(total) for slot_hour, status, total in rows}
+
+
 def assert_exact() -> None:
     assert counts.status_counts() == recount()
+    assert kept_hours() == recount_hours()
 
 
 @pytest.fixture
@@ -61,9 +77,10 @@ def test_every_transition_of_the_status_machine_keeps_the_counts_exact(db, servi
 
 def test_set_based_writes_deletes_and_folds_keep_the_counts_exact(db, service):
     client = ClientFactory()
+    slot = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
     for status in S:
-        for _ in range(3):
-            make_order(client, service, status=status)
+        for n in range(3):
+            make_order(client, service, status=status, slot_start=slot + timedelta(minutes=50 * n))
     assert_exact()
     # One statement moving many orders, one deleting some: the triggers count per statement.
     database.session.execute(update(Order).where(Order.status == S.REQUESTED).values(status=S.CANCELLED))
@@ -72,10 +89,19 @@ def test_set_based_writes_deletes_and_folds_keep_the_counts_exact(db, service):
     assert_exact()
     database.session.execute(delete(Order).where(Order.status == S.MATCHED))
     assert_exact()
+    # Rescheduled: the hourly counts move with the slot.
+    database.session.execute(
+        update(Order)
+        .where(Order.status == S.COMPLETED)
+        .values(slot_start=Order.slot_start + timedelta(hours=3), slot_end=Order.slot_end + timedelta(hours=3))
+    )
+    assert_exact()
     rows = database.session.scalar(select(func.count()).select_from(OrderStatusCount))
+    hour_rows = database.session.scalar(select(func.count()).select_from(OrderSlotCount))
     assert rows > len(S)
-    assert counts.fold() == rows - len(recount())
+    assert counts.fold() == rows - len(recount()) + hour_rows - len(recount_hours())
     assert database.session.scalar(select(func.count()).select_from(OrderStatusCount)) == len(recount())
+    assert database.session.scalar(select(func.count()).select_from(OrderSlotCount)) == len(recount_hours())
     assert_exact()
     assert S.REQUESTED.value not in counts.status_counts() and S.MATCHED.value not in counts.status_counts()
 
@@ -109,7 +135,9 @@ def test_concurrent_transitions_and_folds_keep_the_counts_exact(app, committed_d
     service = make_service()
     client, worker = ClientFactory(), WorkerFactory()
     slot = utcnow() + timedelta(days=2)
-    ids = [make_order(client, service, worker=worker, slot_start=slot).id for _ in range(60)]
+    ids = [
+        make_order(client, service, worker=worker, slot_start=slot + timedelta(minutes=20 * n)).id for n in range(60)
+    ]
     database.session.commit()
     stop = threading.Event()
 
@@ -152,9 +180,11 @@ def test_concurrent_transitions_and_folds_keep_the_counts_exact(app, committed_d
     finished = recount()
     assert sum(finished.values()) == 60 and len(finished) >= 4, finished
     assert counts.status_counts() == finished
+    assert kept_hours() == recount_hours()
     counts.fold()
     database.session.commit()
     assert counts.status_counts() == finished
+    assert kept_hours() == recount_hours()
 
 
 def test_the_periodic_fold_job_folds(db, service):
@@ -163,7 +193,9 @@ def test_the_periodic_fold_job_folds(db, service):
 
     make_order(ClientFactory(), service)
     make_order(ClientFactory(), service)
+    assert_exact()
     assert periodic_jobs["order-counts-fold"].func is fold_status_counts
     assert fold_status_counts() >= 1
     assert_exact()
     assert database.session.execute(text("SELECT count(*) FROM order_status_counts")).scalar() == len(recount())
+    assert database.session.execute(text("SELECT count(*) FROM order_slot_counts")).scalar() == len(recount_hours())

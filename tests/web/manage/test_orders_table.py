@@ -77,6 +77,32 @@ def test_date_range_uses_the_company_time_zone(app, manager_client, db, people, 
         assert bad.status_code == 200 and "Use a date like" in bad.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Auckland", "Asia/Kolkata"])
+def test_counts_under_a_date_range_are_exact_in_any_time_zone(app, manager_client, db, people, service_type, zone):
+    """The hourly counts serve whole-hour zones; a half-hour zone (Kolkata) counts the orders."""
+    with config_values(app, COMPANY_TIMEZONE=zone):
+        local = ZoneInfo(zone)
+        for day, hour, minute, status in [
+            (10, 0, 10, OrderStatus.COMPLETED),  # the first minutes of the 10th, locally
+            (10, 23, 50, OrderStatus.FAILED),  # the last ones
+            (10, 12, 0, OrderStatus.COMPLETED),
+            (9, 23, 40, OrderStatus.COMPLETED),  # the day before and after: not counted
+            (11, 0, 20, OrderStatus.CANCELLED),
+        ]:
+            make_order(
+                people["tom"],
+                service_type,
+                status=status,
+                slot_start=datetime(2030, 3, day, hour, minute, tzinfo=local),
+            )
+        html = manager_client.get(URL, query_string={"from": "2030-03-10", "to": "2030-03-10"}).get_data(as_text=True)
+        assert "All (3)" in html and "Completed (2)" in html and "Failed (1)" in html and "Cancelled (0)" in html
+        html = manager_client.get(URL, query_string={"from": "2030-03-10"}).get_data(as_text=True)
+        assert "All (4)" in html and "Cancelled (1)" in html
+        html = manager_client.get(URL, query_string={"to": "2030-03-10"}).get_data(as_text=True)
+        assert "All (4)" in html and "Completed (3)" in html
+
+
 def test_worker_and_client_filters(manager_client, mix, people):
     whiskers = {mix[s].id for s in ("matched", "in_progress", "completed")}
     assert set(ids(manager_client.get(URL, query_string={"worker": "whisk"}))) == whiskers
