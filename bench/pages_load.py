@@ -232,7 +232,7 @@ class Session:
 
 
 def drive(session: Session, path: str, headers: dict, seconds: float, threads: int, max_requests: int) -> dict:
-    """`threads` threads request `path` until the time or the request budget is spent."""
+    """`threads` threads request `path` until the time or the request budget is spent: one round."""
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -252,9 +252,6 @@ def drive(session: Session, path: str, headers: dict, seconds: float, threads: i
                 if status != 200:
                     errors[0] += 1
 
-    for _ in range(5):  # warm-up: compiled templates, pooled connections, caches
-        session.get(path, headers)
-    # Timed from here: a slow warm-up must not eat the measured seconds.
     deadline = time.perf_counter() + seconds
     started = time.perf_counter()
     pool = [threading.Thread(target=run) for _ in range(threads)]
@@ -262,26 +259,38 @@ def drive(session: Session, path: str, headers: dict, seconds: float, threads: i
         thread.start()
     for thread in pool:
         thread.join()
-    wall = time.perf_counter() - started
-    latencies.sort()
+    return {"latencies": latencies, "errors": errors[0], "wall": time.perf_counter() - started}
+
+
+def summarise(rounds: list[dict]) -> dict:
+    latencies = sorted(latency for one in rounds for latency in one["latencies"])
+    wall = sum(one["wall"] for one in rounds)
     return {
         "requests": len(latencies),
-        "errors": errors[0],
+        "errors": sum(one["errors"] for one in rounds),
         "rps": len(latencies) / wall,
         "p50": statistics.median(latencies) * 1000,
         "p95": latencies[max(0, int(len(latencies) * 0.95) - 1)] * 1000,
     }
 
 
-def load_process(base: str, accounts: dict, scenarios: list, seconds: float, threads: int, budget: int, out) -> None:
+def load_process(
+    base: str, accounts: dict, scenarios: list, seconds: float, threads: int, budget: int, rounds: int, out
+) -> None:
+    """Every page in turn, `rounds` times (seconds / rounds each): on a shared machine whose load
+    drifts, each page's figures then spread over the whole run, like the baseline's."""
     sessions = {None: Session(base)}
     for role, (email, _count) in accounts.items():
         sessions[role] = Session(base)
         sessions[role].login(email)
-    results = {}
-    for label, role, path, headers in scenarios:
-        results[label] = drive(sessions[role], path, headers, seconds, threads, budget)
-    out.put(results)
+    for _label, role, path, headers in scenarios:
+        for _ in range(5):  # warm-up: compiled templates, pooled connections, caches
+            sessions[role].get(path, headers)
+    measured: dict[str, list] = {label: [] for label, *_rest in scenarios}
+    for _ in range(rounds):
+        for label, role, path, headers in scenarios:
+            measured[label].append(drive(sessions[role], path, headers, seconds / rounds, threads, budget // rounds))
+    out.put({label: summarise(parts) for label, parts in measured.items()})
 
 
 # ---------------------------------------------------------------- the run
@@ -363,7 +372,7 @@ def run_size(server: str, redis_url: str, orders: int, args) -> tuple[dict, dict
         out = context.Queue()
         loader = context.Process(
             target=load_process,
-            args=(base, accounts, scenarios, args.seconds, args.threads, args.max_requests, out),
+            args=(base, accounts, scenarios, args.seconds, args.threads, args.max_requests, args.rounds, out),
         )
         loader.start()
         results = out.get(timeout=len(scenarios) * (args.seconds + 60) + 120)
@@ -389,7 +398,7 @@ def report(orders: int, results: dict, accounts: dict, scenarios: list, args) ->
     baseline_p95 = (first["p95"] + last["p95"]) / 2
     print(
         f"\n{orders:,} orders; gunicorn -w 2 (gthread, gunicorn.conf.py); {args.threads} client threads, "
-        f"{args.seconds:.0f} s or {args.max_requests:,} requests per page; "
+        f"{args.seconds:.0f} s or {args.max_requests:,} requests per page in {args.rounds} rounds; "
         f"client has {accounts['client'][1]} orders, worker {accounts['worker'][1]}\n"
     )
     header = (
@@ -434,6 +443,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="per page")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--max-requests", type=int, default=5_000, help="per page")
+    parser.add_argument("--rounds", type=int, default=4, help="pages are measured in turn, this many times")
     args = parser.parse_args()
     # A TERM (a stopped run) unwinds like an error: gunicorn stopped, scratch databases dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

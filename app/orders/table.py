@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import DateTime, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import joinedload, lazyload
 
 from app.accounts.models import User
@@ -167,12 +167,12 @@ def _people(term: str):
     lower(email) (migration pages_0001) serve it."""
     if term.isdigit():
         return select(User.id).where(User.id == int(term))
-    term = term.lower()
+    escaped = term.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    # Written into the statement, not bound: a prepared statement's generic plan cannot know how
+    # selective '%' || $1 || '%' is and scans every order (48 ms at 100,000 instead of 0.5).
+    pattern = literal(f"%{escaped}%", literal_execute=True)
     return select(User.id).where(
-        or_(
-            func.lower(User.name).contains(term, autoescape=True),
-            func.lower(User.email).contains(term, autoescape=True),
-        )
+        or_(func.lower(User.name).like(pattern, escape="/"), func.lower(User.email).like(pattern, escape="/"))
     )
 
 
@@ -189,10 +189,12 @@ def _conditions(filters: OrderFilters, with_status: bool = True) -> list:
     if with_status and filters.status:
         conditions.append(Order.status == filters.status)
     start, end = _slot_bounds(filters)
+    # Written into the statement too: with the bounds known, the planner sees how many orders the
+    # range holds (a generic plan assumes a fixed fraction whatever the range).
     if start is not None:
-        conditions.append(Order.slot_start >= start)
+        conditions.append(Order.slot_start >= literal(start, DateTime(timezone=True), literal_execute=True))
     if end is not None:
-        conditions.append(Order.slot_start < end)
+        conditions.append(Order.slot_start < literal(end, DateTime(timezone=True), literal_execute=True))
     if filters.worker:
         conditions.append(Order.worker_id.in_(_people(filters.worker)))
     if filters.client:

@@ -113,6 +113,13 @@ def test_worker_and_client_filters(manager_client, mix, people):
     both = manager_client.get(URL, query_string={"client": "Tom", "worker": "Mittens", "status": "failed"})
     assert ids(both) == [mix["failed"].id]
     assert ids(manager_client.get(URL, query_string={"client": "100%_"})) == []  # wildcards are literal
+    # The term is written into the statement (app.orders.table._people): quotes stay text.
+    for term in ("o'brien", "x'); DROP TABLE orders; --", "back\\slash/"):
+        response = manager_client.get(URL, query_string={"worker": term})
+        assert response.status_code == 200 and ids(response) == []
+    assert len(ids(manager_client.get(URL))) == 7
+    irish = make_order(people["tom"], mix["failed"].service_type, worker=WorkerFactory(name="Sam O'Brien 50%"))
+    assert ids(manager_client.get(URL, query_string={"worker": "o'brien 50%"})) == [irish.id]
 
 
 @pytest.mark.parametrize(
