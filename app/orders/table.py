@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import DateTime, and_, func, literal, or_, select, tuple_
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
 from app.extensions import db
 from app.orders import counts as status_totals
-from app.orders.models import Order, OrderStatus
+from app.orders.models import STATUS_LABELS, Order, OrderStatus, ServiceType
 from app.platform.clock import company_zone
 from app.platform.paging import one_page, split_page
 
@@ -149,7 +149,8 @@ def parse_cursor(sort: str, cursor: str) -> tuple[object, int] | None:
         return None
 
 
-def cursor_of(order: Order, sort: str) -> str:
+def cursor_of(order, sort: str) -> str:
+    """The cursor of a row of the table (an Order or a TableRow): its sort value and id."""
     value = getattr(order, SORTS[sort].key)
     if value is None:
         text = ""
@@ -244,10 +245,34 @@ def _before(column, value, order_id: int, descending: bool):
 SMALL_SET = 10_000
 
 
+@dataclass(frozen=True)
+class Named:
+    name: str
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """What the table shows of an order, as plain values: no ORM objects to build for a list."""
+
+    id: int
+    slot_start: datetime
+    created_at: datetime
+    status: str
+    price_cents: int | None
+    discount_percent: int | None
+    service_type: Named
+    client: Named
+    worker: Named | None
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[OrderStatus(self.status)]
+
+
 def orders_page(
     filters: OrderFilters, per_page: int = PER_PAGE, matching: int | None = None
-) -> tuple[list[Order], bool]:
-    """One page of orders with client, worker and service type loaded: one statement, whatever the page size.
+) -> tuple[list[TableRow], bool]:
+    """One page of orders with their client's, worker's and service's names: one statement, whatever the page size.
 
     The page's ids are chosen in a subquery on the orders table alone (Postgres keeps only the top
     rows of the sort, walking an index where one matches); only those rows are joined to their
@@ -281,18 +306,29 @@ def orders_page(
         page_ids = page_ids.where(_before(column, *before, descending)).limit(per_page)
     else:
         page_ids = one_page(page_ids, filters.page, per_page)
-    found = list(
-        db.session.scalars(
-            select(Order)
-            .options(
-                joinedload(Order.client).options(lazyload(User.role_rows)),
-                joinedload(Order.worker).options(lazyload(User.role_rows)),
-                joinedload(Order.service_type),
-            )
-            .where(Order.id.in_(page_ids.scalar_subquery()))
-            .order_by(ordering, tie)
+    client, worker = aliased(User), aliased(User)
+    rows = db.session.execute(
+        select(
+            Order.id,
+            Order.slot_start,
+            Order.created_at,
+            Order.status,
+            Order.price_cents,
+            Order.discount_percent,
+            ServiceType.name,
+            client.name,
+            worker.name,
         )
+        .join(ServiceType, ServiceType.id == Order.service_type_id)
+        .join(client, client.id == Order.client_id)
+        .outerjoin(worker, worker.id == Order.worker_id)
+        .where(Order.id.in_(page_ids.scalar_subquery()))
+        .order_by(ordering, tie)
     )
+    found = [
+        TableRow(*values, Named(service), Named(client_name), Named(worker_name) if worker_name is not None else None)
+        for *values, service, client_name, worker_name in rows
+    ]
     if reverse:
         return found[::-1], True
     return split_page(found, per_page)

@@ -5,8 +5,8 @@ manager's actions (reassign, cancel, mark failed).
 The table is one htmx fragment (`manage/_orders_fragment.html`; its filters and queries are in
 app.orders.table): the filter form swaps it with `hx-get` and pushes the URL, and the fragment
 polls its own URL, so a refresh keeps the filters.
-Each list query eager-loads the client, worker and service type: the number of statements does
-not grow with the number of rows.
+The table's page is one statement that joins the client, worker and service type names: the
+number of statements does not grow with the number of rows.
 """
 
 from __future__ import annotations
