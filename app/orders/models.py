@@ -79,6 +79,14 @@ class Order(db.Model):
         # With the slot included, a status and date-range filter is checked in the index alone.
         Index("ix_orders_status_created_id", "status", "created_at", "id", postgresql_include=["slot_start"]),
         Index("ix_orders_slot_status_id", "slot_start", "status", "id", postgresql_include=["created_at"]),
+        # The table's worker filter (a worker has up to thousands of orders): counted and sorted by
+        # any column of the table from the index alone.
+        Index(
+            "ix_orders_worker_status_sorts",
+            "worker_id",
+            "status",
+            postgresql_include=["created_at", "slot_start", "price_cents"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

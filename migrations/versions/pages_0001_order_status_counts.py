@@ -122,6 +122,13 @@ def upgrade():
         unique=False,
         postgresql_include=["created_at"],
     )
+    op.create_index(
+        "ix_orders_worker_status_sorts",
+        "orders",
+        ["worker_id", "status"],
+        unique=False,
+        postgresql_include=["created_at", "slot_start", "price_cents"],
+    )
     # The triggers are created before the existing orders are counted, in one transaction: CREATE
     # TRIGGER locks out writers to orders until the commit, so no order is missed or counted twice.
     op.execute(COUNT_FUNCTION)
@@ -140,6 +147,7 @@ def downgrade():
         op.execute(f"DROP TRIGGER orders_counts_{name} ON orders")
     op.execute("DROP FUNCTION orders_truncate_counts()")
     op.execute("DROP FUNCTION orders_count_statuses()")
+    op.drop_index("ix_orders_worker_status_sorts", table_name="orders")
     op.drop_index("ix_orders_slot_status_id", table_name="orders")
     op.drop_index("ix_orders_status_created_id", table_name="orders")
     op.drop_index("ix_orders_created_id", table_name="orders")

@@ -99,13 +99,16 @@ def test_dashboard_is_paginated(browser, db, me, service):
 
 def _dashboard_queries(browser, db, me, n: int) -> int:
     """Each order has its own service and (every other one) its own worker: lazy loads would show."""
+    orders = []
     for i in range(n):
         service = make_service(f"Service {me.id}-{i}")
         worker = WorkerFactory() if i % 2 else None
-        make_order(me, service, worker, S.MATCHED if worker else S.REQUESTED, slot=nth_slot(i))
+        orders.append(make_order(me, service, worker, S.MATCHED if worker else S.REQUESTED, slot=nth_slot(i)))
     db.session.commit()
     with count_statements(db.engine) as counter:
-        assert browser.get("/client/?per_page=50").status_code == 200
+        response = browser.get("/client/?per_page=50")
+    assert response.status_code == 200
+    assert all(f'href="/client/orders/{order.id}"' in response.text for order in orders)
     return counter[0]
 
 

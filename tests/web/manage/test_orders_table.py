@@ -52,6 +52,7 @@ def test_counts_per_status_are_filter_links(manager_client, mix):
     for label in ("Requested", "Matched", "Kit issued", "In progress", "Completed", "Cancelled", "Failed"):
         assert f"{label} (1)" in html
     assert 'href="/manage/orders?status=kit_issued"' in html
+    assert all(f'<a href="/manage/orders/{order.id}">#{order.id}</a>' in html for order in mix.values())
     assert len(ids(manager_client.get(URL))) == 7
 
 

@@ -88,12 +88,15 @@ def test_empty_tabs(phone):
 def _list_queries(client, db, worker, n: int) -> int:
     """Each order has its own client and service, so lazy loading would cost a query per row."""
     statuses = [S.MATCHED, S.KIT_ISSUED, S.IN_PROGRESS]
+    orders = []
     for i in range(n):
         service = make_service(f"Service {worker.id}-{i}")
-        make_order(ClientFactory(), service, worker, statuses[i % 3], slot=nth_slot(i))
+        orders.append(make_order(ClientFactory(), service, worker, statuses[i % 3], slot=nth_slot(i)))
     db.session.commit()
     with count_statements(db.engine) as counter:
-        assert client.get("/work/?per_page=50").status_code == 200
+        response = client.get("/work/?per_page=50")
+    assert response.status_code == 200
+    assert all(f'href="/work/orders/{order.id}"' in response.text for order in orders)
     return counter[0]
 
 
