@@ -1,9 +1,10 @@
 """The managers' orders table: its filters (parsed from a query string) and its two queries, the
 counts per status and one page of orders, each a fixed number of statements whatever the page size.
 
-Counts: without a filter other than the status they are read from app.orders.counts (a few rows
-kept by triggers); with one, they are counted over the filtered orders with an index that serves
-the filter (docs/performance.md). Pages: the pager's links carry a cursor (the sort value and id
+Counts: without a filter other than the status, or with only whole days of slots, they are read
+from app.orders.counts (a few rows kept by triggers); otherwise they are counted over the filtered
+orders with an index that serves the filter, and they tell the page query which plan to take
+(docs/performance.md, "Pages near the baseline"). Pages: the pager's links carry a cursor (the sort value and id
 of the row next to them), so the next page starts where the last one ended whatever its depth
 (keyset pagination); a page number without a cursor (an old link) still works, with an offset."""
 
