@@ -184,6 +184,8 @@ class BaseConfig:
     # US-130: a worker not checked in by the slot start plus this grace is a no-show.
     NO_SHOW_GRACE_MINUTES = env_int("NO_SHOW_GRACE_MINUTES", 30)
     NO_SHOW_CHECK_SECONDS = env_int("NO_SHOW_CHECK_SECONDS", 60)
+    # How often the counts per status (app.orders.counts) are folded into one row per status.
+    ORDER_COUNTS_FOLD_SECONDS = env_int("ORDER_COUNTS_FOLD_SECONDS", 60)
     # Check-in opens this long before the slot start (and stays open until the no-show grace ends).
     CHECKIN_OPENS_MINUTES = env_int("CHECKIN_OPENS_MINUTES", 60)
     # A kit still not issued this long before the slot: the department and the managers are warned.

@@ -1,10 +1,11 @@
-"""Periodic order work: failing no-shows (US-130)."""
+"""Periodic order work: failing no-shows (US-130), folding the counts per status."""
 
 from __future__ import annotations
 
 import logging
 
 from app.extensions import db
+from app.orders import counts
 from app.orders.services import fail_no_show, overdue_order_ids
 from app.platform.jobs import job
 from app.platform.schedule import every
@@ -24,3 +25,12 @@ def fail_no_shows() -> int:
     if failed:
         log.info("failed %s no-show orders", failed)
     return failed
+
+
+@every("ORDER_COUNTS_FOLD_SECONDS", name="order-counts-fold")
+@job
+def fold_status_counts() -> int:
+    """Keep the counts per status a handful of rows to sum (app.orders.counts)."""
+    folded = counts.fold()
+    db.session.commit()
+    return folded

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ARRAY, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -73,6 +73,20 @@ class Order(db.Model):
         # Matching's "past results" counts finished orders per worker and status for every candidate.
         Index("ix_orders_worker_status", "worker_id", "status"),
         Index("ix_orders_status_slot", "status", "slot_start"),
+        # The managers' table (app.orders.table): its default sort and keyset pages, the same under a
+        # status filter, and the date-range filter (counts per status read from the index alone).
+        Index("ix_orders_created_id", "created_at", "id"),
+        # With the slot included, a status and date-range filter is checked in the index alone.
+        Index("ix_orders_status_created_id", "status", "created_at", "id", postgresql_include=["slot_start"]),
+        Index("ix_orders_slot_status_id", "slot_start", "status", "id", postgresql_include=["created_at"]),
+        # The table's worker filter (a worker has up to thousands of orders): counted and sorted by
+        # any column of the table from the index alone.
+        Index(
+            "ix_orders_worker_status_sorts",
+            "worker_id",
+            "status",
+            postgresql_include=["created_at", "slot_start", "price_cents"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,7 +104,7 @@ class Order(db.Model):
     discount_percent: Mapped[int | None] = mapped_column(Integer)
     price_cents: Mapped[int | None] = mapped_column(Integer)
 
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     matched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     kit_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -118,3 +132,42 @@ class Order(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+
+class OrderStatusCount(db.Model):
+    """How many orders each status has, as signed deltas: the status's count is the sum of its rows.
+
+    Triggers on `orders` (migration pages_0001) add the rows in the transaction that inserts,
+    moves or deletes orders, whatever path writes them, so the sum is exact in every snapshot; no
+    row is ever updated, so concurrent transitions never wait on one another. app.orders.counts
+    reads the sums and folds the rows into one per status from time to time."""
+
+    __tablename__ = "order_status_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    delta: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderSlotCount(db.Model):
+    """The same counts per status, per hour (UTC) of the slot's start: the orders of a range of days
+    are counted by summing its hours (a week is at most 168 x 7 rows after a fold), whatever the
+    number of orders. Kept by the same triggers, folded by the same job."""
+
+    __tablename__ = "order_slot_counts"
+    __table_args__ = (Index("ix_order_slot_counts_hour", "slot_hour", "status", postgresql_include=["delta"]),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    slot_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))
+    delta: Mapped[int] = mapped_column(BigInteger)
+
+
+# The managers' table filters orders by part of a worker's or client's name or email
+# (app.orders.table._people): trigram indexes serve lower(column) LIKE '%term%'. Migration pages_0001
+# creates them where PostgreSQL has the pg_trgm module (the embedded development server may not:
+# there the search scans the users, as it did before).
+# Indexes a database may lack (no pg_trgm): tests/domain/accounts/test_migrations.py allows that.
+OPTIONAL_INDEXES = {"ix_users_name_trgm": "pg_trgm", "ix_users_email_trgm": "pg_trgm"}
+Index("ix_users_name_trgm", func.lower(User.name), postgresql_using="gin", postgresql_ops={"lower_1": "gin_trgm_ops"})
+Index("ix_users_email_trgm", func.lower(User.email), postgresql_using="gin", postgresql_ops={"lower_1": "gin_trgm_ops"})

@@ -59,7 +59,8 @@ def home():
     rows, has_next = fetch_page(
         select(Order)
         .where(Order.client_id == current_user.id)
-        .options(joinedload(Order.service_type), joinedload(Order.worker))
+        # The workers' roles are not shown: not loaded (User.role_rows is "selectin" by default).
+        .options(joinedload(Order.service_type), joinedload(Order.worker).lazyload(User.role_rows))
         .order_by(Order.slot_start.desc(), Order.id.desc()),
         page,
         per_page,

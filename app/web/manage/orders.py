@@ -5,8 +5,8 @@ manager's actions (reassign, cancel, mark failed).
 The table is one htmx fragment (`manage/_orders_fragment.html`; its filters and queries are in
 app.orders.table): the filter form swaps it with `hx-get` and pushes the URL, and the fragment
 polls its own URL, so a refresh keeps the filters.
-Each list query eager-loads the client, worker and service type: the number of statements does
-not grow with the number of rows.
+The table's page is one statement that joins the client, worker and service type names: the
+number of statements does not grow with the number of rows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from app.extensions import db
 from app.matching.services import latest_run
 from app.orders import services as order_services
 from app.orders.models import STATUS_LABELS, Order, OrderStatus, ServiceType
-from app.orders.table import PER_PAGE, STATUSES, OrderFilters, orders_page, status_counts
+from app.orders.table import PER_PAGE, STATUSES, OrderFilters, cursor_of, orders_page, status_counts
 from app.orders.timeline import order_timeline, user_names
 from app.platform.validation import ValidationError
 from app.supplies.models import CookieRequest, Kit
@@ -38,12 +38,15 @@ REFRESH_SECONDS = 12
 
 def _results_context(filters: OrderFilters) -> dict:
     counts = status_counts(filters)
-    rows, has_next = orders_page(filters)
     total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
+    rows, has_next = orders_page(filters, matching=total)
     return {
         "filters": filters,
         "orders": rows,
         "has_next": has_next,
+        # The pager's links start next to these rows (keyset pages; see app.orders.table).
+        "next_cursor": cursor_of(rows[-1], filters.sort) if rows else "",
+        "prev_cursor": cursor_of(rows[0], filters.sort) if rows else "",
         "counts": counts,
         "total": total,
         "statuses": [(status, STATUS_LABELS[OrderStatus(status)]) for status in STATUSES],

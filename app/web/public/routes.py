@@ -3,7 +3,9 @@ import hmac
 from flask import Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select
 
+from app.extensions import db
 from app.platform import health as health_checks
 from app.web.core.access import AUTHENTICATED, access
 from app.web.core.navigation import home_url
@@ -31,6 +33,19 @@ def health():
     if not ok:
         return _no_store(jsonify({"status": "unavailable", "database": detail}), 503)
     return _no_store(jsonify({"status": "ok"}), 200)
+
+
+@bp.route("/baseline")
+@access(AUTHENTICATED)
+@login_required
+def baseline():
+    """The benchmarks' yardstick: what every page costs before its own work (docs/performance.md).
+
+    It goes through what a real page does (the session, the logged-in user loaded from the
+    database, the access rule, the layout template with its CSRF token and role links) and runs one
+    trivial query, so a page's ratio to it is the price of that page's own queries and markup.
+    /healthz skips all of that and stays the load balancers' probe."""
+    return render_template("public/baseline.html", database_time=db.session.scalar(select(func.now())))
 
 
 @bp.route("/readyz")

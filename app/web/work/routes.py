@@ -87,7 +87,8 @@ def home():
     rows, has_next = fetch_page(
         select(Order)
         .where(Order.worker_id == current_user.id, Order.status.in_(statuses))
-        .options(joinedload(Order.client), joinedload(Order.service_type))
+        # The clients' roles are not shown: not loaded (User.role_rows is "selectin" by default).
+        .options(joinedload(Order.client).lazyload(User.role_rows), joinedload(Order.service_type))
         .order_by(*ordering),
         page,
         per_page,

@@ -15,12 +15,25 @@ from sqlalchemy import inspect
 from app import create_app
 from app.config import TestConfig, sqlalchemy_url
 from app.extensions import db as database
+from app.orders.models import OPTIONAL_INDEXES
 
 
 def schema_diff(engine) -> list:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": False})
-        return compare_metadata(context, database.metadata)
+        diff = compare_metadata(context, database.metadata)
+        available = set(connection.exec_driver_sql("SELECT name FROM pg_available_extensions").scalars())
+    # An index that needs an extension this server lacks (the embedded development server has no
+    # pg_trgm) is left out by its migration: only then may it be missing.
+    return [
+        change
+        for change in diff
+        if not (
+            change[0] == "add_index"
+            and OPTIONAL_INDEXES.get(change[1].name) is not None
+            and OPTIONAL_INDEXES[change[1].name] not in available
+        )
+    ]
 
 
 def test_upgrade_from_empty_gives_exactly_the_models(app):

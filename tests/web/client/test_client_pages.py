@@ -99,13 +99,16 @@ def test_dashboard_is_paginated(browser, db, me, service):
 
 def _dashboard_queries(browser, db, me, n: int) -> int:
     """Each order has its own service and (every other one) its own worker: lazy loads would show."""
+    orders = []
     for i in range(n):
         service = make_service(f"Service {me.id}-{i}")
         worker = WorkerFactory() if i % 2 else None
-        make_order(me, service, worker, S.MATCHED if worker else S.REQUESTED, slot=nth_slot(i))
+        orders.append(make_order(me, service, worker, S.MATCHED if worker else S.REQUESTED, slot=nth_slot(i)))
     db.session.commit()
     with count_statements(db.engine) as counter:
-        assert browser.get("/client/?per_page=50").status_code == 200
+        response = browser.get("/client/?per_page=50")
+    assert response.status_code == 200
+    assert all(f'href="/client/orders/{order.id}"' in response.text for order in orders)
     return counter[0]
 
 
@@ -117,6 +120,9 @@ def test_dashboard_queries_do_not_grow_with_orders(db, browser, me, new_client):
     login(other_browser, another)
     many = _dashboard_queries(other_browser, db, another, 30)
     assert few == many, (few, many)
+    # The user and roles, the page of orders (workers joined, their roles not loaded), the paid
+    # total, the profile; the test's savepoint and its rollback.
+    assert many <= 7, many
 
 
 # ---------------------------------------------------------------- the request form (US-020)
