@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +37,8 @@ class MatchRun(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     chosen_worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     fell_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Nobody suitable was free at the slot, so the chosen worker now has overlapping orders (US-073).
+    double_booked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # [{"step", "kind", "status": "ran"|"skipped"|"failed", "ms", "error", "before", "after"}]
     steps: Mapped[list] = mapped_column(JSONB, default=list)
     # {"<worker id>": {"total": float, "<step name>": float, ...}} for the candidates that remained

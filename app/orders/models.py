@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -73,6 +85,8 @@ class Order(db.Model):
         # Matching's "past results" counts finished orders per worker and status for every candidate.
         Index("ix_orders_worker_status", "worker_id", "status"),
         Index("ix_orders_status_slot", "status", "slot_start"),
+        # One order per request form: a double submit of the same form finds the first order.
+        UniqueConstraint("client_id", "request_token"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,6 +115,13 @@ class Order(db.Model):
 
     checkin_photo: Mapped[str | None] = mapped_column(String(255))
     report_photo: Mapped[str | None] = mapped_column(String(255))
+
+    # The request form's idempotency key (a random token rendered into the form); null for orders
+    # made otherwise (a rebooked copy, demo data).
+    request_token: Mapped[str | None] = mapped_column(String(64))
+    # Matching gave the worker this order although they already had one at an overlapping time,
+    # because nobody suitable was free (US-073 always assigns someone): managers see it flagged.
+    double_booked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # A no-show's copy (US-132) points at the order it replaces; one copy per failed order.
     rebooked_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
