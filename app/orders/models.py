@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -85,6 +86,14 @@ class Order(db.Model):
         # Matching's "past results" counts finished orders per worker and status for every candidate.
         Index("ix_orders_worker_status", "worker_id", "status"),
         Index("ix_orders_status_slot", "status", "slot_start"),
+        # Who is booked at a time: the overlap search of matching (and its re-check under the
+        # worker's lock) reads only the booked orders whose slot overlaps, whatever the history.
+        Index(
+            "ix_orders_booked_during",
+            text("tstzrange(slot_start, slot_end)"),
+            postgresql_using="gist",
+            postgresql_where=text("status IN ('matched', 'kit_issued', 'in_progress')"),
+        ),
         # One order per request form: a double submit of the same form finds the first order.
         UniqueConstraint("client_id", "request_token"),
     )
