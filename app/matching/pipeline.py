@@ -15,9 +15,11 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.matching.models import MatchingStep
+from app.matching.ranking_sql import rank_in_sql, sql_rankable
 from app.matching.samples import OrdinarySample, ReferenceSample, ordinary_samples, reference_sample
 from app.matching.steps import BUILT_IN, STEPS, StepFailed, is_filter
 from app.orders.models import Order
@@ -175,5 +177,19 @@ def rank_samples(reference: ReferenceSample, pool: list[OrdinarySample], steps: 
 
 
 def rank(order: Order) -> Ranking:
-    """Rank the active workers for an order with the pipeline as configured now; assigns nothing."""
-    return rank_samples(reference_sample(order), ordinary_samples(), enabled_steps())
+    """Rank the active workers for an order with the pipeline as configured now; assigns nothing.
+
+    A pipeline of built-in steps is ranked by PostgreSQL in one statement (app.matching.ranking_sql);
+    one with an external step runs here, step by step, on the samples.
+    """
+    steps = enabled_steps()
+    reference = reference_sample(order)
+    if sql_rankable(steps):
+        ranking = Ranking(order_id=reference.order_id)
+        try:
+            with db.session.begin_nested():  # a failing statement must not poison the transaction
+                rank_in_sql(reference, steps, _keys(steps), ranking)
+            return ranking
+        except SQLAlchemyError:
+            log.exception("ranking order %s in SQL failed; ranking it step by step", reference.order_id)
+    return rank_samples(reference, ordinary_samples(), steps)
