@@ -52,12 +52,14 @@ def _score_sql(step: MatchingStep, index: int, reference: ReferenceSample, binds
         skills = sorted(set(reference.skills))
         if not skills:
             return "0.0::float8"
-        binds[f"skills{index}"] = skills
-        counted = (
-            "(SELECT count(DISTINCT lower(x)) FROM unnest(e.{column}) AS x"
-            f" WHERE lower(x) = ANY(CAST(:skills{index} AS text[])))"
+        # One containment test per skill of the service (a handful) on the worker's lower-cased traits.
+        for number, skill in enumerate(skills):
+            binds[f"skill{index}_{number}"] = [skill]
+        matched = " + ".join(
+            f"(e.{{column}} @> CAST(:skill{index}_{number} AS text[]))::int" for number in range(len(skills))
         )
-        return f"({counted.format(column='strengths')} - {counted.format(column='weaknesses')})::float8 / {len(skills)}"
+        strong, weak = matched.format(column="strengths"), matched.format(column="weaknesses")
+        return f"(({strong}) - ({weak}))::float8 / {len(skills)}"
     if step.kind == "past_results":
         binds[f"prior{index}"] = float(params.get("prior", 1.0))
         prior = f"CAST(:prior{index} AS float8)"
@@ -127,7 +129,9 @@ def statement(
     pairs = "".join(f", CAST(:k{index} AS text), c{index}" for index in scorers)
     sql = f"""
 WITH pool AS (
-    SELECT u.id AS worker_id, p.strengths, p.weaknesses,
+    SELECT u.id AS worker_id,
+           coalesce(lower(p.strengths::text)::text[], '{{}}') AS strengths,
+           coalesce(lower(p.weaknesses::text)::text[], '{{}}') AS weaknesses,
            coalesce(f.completed, 0) AS completed, coalesce(f.failed, 0) AS failed,
            u.id <> ALL(CAST(:excluded AS integer[])) AS allowed
     FROM users AS u

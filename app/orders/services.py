@@ -18,6 +18,7 @@ from app.accounts.models import User
 from app.events import publish
 from app.extensions import db
 from app.orders import pricing
+from app.orders.bookings import clashes
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.slots import slot_problem
 from app.orders.states import IllegalTransition, lock, move, order_payload
@@ -168,6 +169,8 @@ def reassign(order: Order, worker: User, reason: str, actor: User) -> None:
     previous = order.worker_id
     order.worker = worker
     order.confirmed_at = None
+    # The flag follows the worker who has the order now (a manager may knowingly double-book).
+    order.double_booked = bool(clashes(worker.id, order.slot_start, order.slot_end, exclude_order_id=order.id))
     db.session.flush()
     publish(
         "order.reassigned",

@@ -173,3 +173,21 @@ def test_managers_see_a_double_booking_on_the_order_and_in_the_list(db, pipeline
     assert "flagged as double booked" in page  # the explanation's note
     listing = client.get("/manage/orders").get_data(as_text=True)
     assert "double booked" in listing.lower()
+
+
+@pytest.mark.usefixtures("at_now")
+def test_a_reassignment_moves_the_flag_with_the_worker(db, pipeline, service, client_user):
+    from tests.support.factories import ManagerFactory
+
+    pipeline([("free_at_slot", "Free", {"buffer_minutes": 0})])
+    busy = make_worker(name="Busy")
+    slot = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    past_order(client_user, service, busy, S.MATCHED, slot)
+    order = orders.request_order(client_user, service_type_id=service.id, description="Sofa", slot_start=slot)
+    matching.match_order(order)
+    assert order.double_booked
+    free = make_worker(name="Free")
+    orders.reassign(order, free, "Busy has another order then", ManagerFactory())
+    assert not order.double_booked
+    orders.reassign(order, busy, "the client asked for Busy", ManagerFactory())
+    assert order.double_booked
