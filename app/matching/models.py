@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, false
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,8 +41,10 @@ class MatchRun(db.Model):
     double_booked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # [{"step", "kind", "status": "ran"|"skipped"|"failed", "ms", "error", "before", "after"}]
     steps: Mapped[list] = mapped_column(JSONB, default=list)
-    # {"<worker id>": {"total": float, "<step name>": float, ...}} for the candidates that remained
-    scores: Mapped[dict] = mapped_column(JSONB, default=dict)
+    # {"<worker id>": {"total": float, "<step name>": float, ...}} for the candidates that remained.
+    # json, not jsonb: written once and read whole, it is stored as the text it is (thousands of
+    # candidates repeat the same keys, which lz4 compresses away), with no binary conversion.
+    scores: Mapped[dict] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

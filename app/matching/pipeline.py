@@ -10,6 +10,7 @@ matching always returns a worker while there is one.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -37,10 +38,24 @@ class Ranking:
 
     order_id: int
     steps: list[dict] = field(default_factory=list)
-    scores: dict[int, dict[str, float]] = field(default_factory=dict)
     ranked: list[int] = field(default_factory=list)
     fell_back: bool = False
     notes: list[str] = field(default_factory=list)
+    # The scores as JSON text, {"<worker id>": {"total": .., "<step>": ..}}, when the statement of
+    # app.matching.ranking_sql wrote them: a match run stores that text as it is, so thousands of
+    # candidates' scores never pass through Python objects unless someone reads `scores`.
+    scores_text: str | None = None
+    _scores: dict[int, dict[str, float]] | None = field(default=None, repr=False)
+
+    @property
+    def scores(self) -> dict[int, dict[str, float]]:
+        if self._scores is None:
+            self._scores = {int(key): value for key, value in json.loads(self.scores_text or "{}").items()}
+        return self._scores
+
+    @scores.setter
+    def scores(self, value: dict[int, dict[str, float]]) -> None:
+        self._scores, self.scores_text = value, None
 
     @property
     def chosen(self) -> int | None:

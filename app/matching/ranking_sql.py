@@ -16,7 +16,6 @@ quality sources on "past results") runs there instead, on the same figures.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import UTC, timedelta
@@ -202,8 +201,7 @@ def rank_in_sql(reference: ReferenceSample, steps: list[MatchingStep], keys: lis
                 if index in failed:
                     report.update(status="failed", error=failed[index], ms=0.0)
                 ranking.steps.append(report)
-    scores = json.loads(row.scores or "{}")
-    ranking.scores = {int(worker_id): values for worker_id, values in scores.items()}
+    ranking.scores_text = row.scores or "{}"
     ranking.ranked = list(row.ranked or [])
 
 

@@ -3,7 +3,7 @@ explain a run, and edit the pipeline's steps. Services flush and never commit.""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Text, cast, func, literal, select
 
 from app.accounts.models import User
 from app.extensions import db
@@ -30,13 +30,18 @@ DOUBLE_BOOKED = (
 
 
 def _record(order: Order, ranking: Ranking, chosen: int | None, double_booked: bool) -> MatchRun:
+    if ranking.scores_text is not None:
+        # The statement's JSON goes back as it came: no parsing, no re-serialising per candidate.
+        scores = cast(literal(ranking.scores_text, Text), JSON)
+    else:
+        scores = ranking.scores_json()
     run = MatchRun(
         order_id=order.id,
         chosen_worker_id=chosen,
         fell_back=ranking.fell_back,
         double_booked=double_booked,
         steps=ranking.steps,
-        scores=ranking.scores_json(),
+        scores=scores,
         note=ranking.note[:500],
     )
     db.session.add(run)

@@ -76,8 +76,9 @@ def history(db, service, client_user):
         [("free_at_slot", "Free all day", {"buffer_minutes": 24 * 60}), ("strengths", "S", {"weight": 1.0})],
         [("free_at_slot", "Free", {"buffer_minutes": 0})],
         [("current_load", "Broken", {"weight": 1.0, "days": "seven"}), ("tie_break", "T", {"weight": 1, "seed": 1})],
+        [],
     ],
-    ids=["default", "mixed", "nobody-free-falls-back", "filter-only", "broken-step"],
+    ids=["default", "mixed", "nobody-free-falls-back", "filter-only", "broken-step", "no-steps"],
 )
 def test_the_statement_ranks_as_the_pipeline_does(db, pipeline, service, client_user, history, steps):
     pipeline(steps)
