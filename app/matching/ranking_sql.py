@@ -31,7 +31,6 @@ from app.platform.clock import utcnow
 log = logging.getLogger(__name__)
 
 SQL_KINDS = frozenset({"free_at_slot", "strengths", "past_results", "current_load", "tie_break"})
-TWO_TO_64 = 2**64
 
 
 def sql_rankable(steps: list[MatchingStep]) -> bool:
@@ -74,14 +73,14 @@ def _score_sql(step: MatchingStep, index: int, reference: ReferenceSample, binds
         )
         return f"1.0::float8 / (1 + coalesce(load{index}.busy, 0))"
     if step.kind == "tie_break":
-        # sha256("seed:order:worker"), its first 8 bytes as an unsigned big-endian number / 2**64.
+        # sha256("seed:order:worker"), its first 8 bytes as an unsigned big-endian number, as steps.tie_break.
         binds[f"prefix{index}"] = f"{params.get('seed', 0)}:{reference.order_id}:"
         joins.append(
             f"CROSS JOIN LATERAL (SELECT ('x' || encode(substr(sha256(convert_to(:prefix{index} || e.worker_id::text,"
             f" 'UTF8')), 1, 8), 'hex'))::bit(64)::bigint AS v) AS hash{index}"
         )
-        unsigned = f"hash{index}.v::numeric + CASE WHEN hash{index}.v < 0 THEN {TWO_TO_64} ELSE 0 END"
-        return f"(({unsigned}) / {TWO_TO_64})::float8"
+        # The top 53 bits of the first 8 bytes (unsigned) / 2**53: exact in float8, no numeric.
+        return f"((hash{index}.v >> 11) & {2**53 - 1})::float8 / {2**53}"
     raise ValueError(step.kind)
 
 

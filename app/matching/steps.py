@@ -145,7 +145,9 @@ def tie_break(reference: ReferenceSample, candidates: list[OrdinarySample], para
     scores = {}
     for c in candidates:
         digest = hashlib.sha256(f"{seed}:{reference.order_id}:{c.worker_id}".encode()).digest()
-        scores[c.worker_id] = int.from_bytes(digest[:8], "big") / 2**64
+        # The top 53 bits of the first 8 bytes / 2**53: exactly representable, and what SQL computes
+        # with integer arithmetic (app.matching.ranking_sql).
+        scores[c.worker_id] = (int.from_bytes(digest[:8], "big") >> 11) / 2**53
     return Outcome(scores=scores)
 
 
