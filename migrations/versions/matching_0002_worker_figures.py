@@ -50,7 +50,21 @@ END
 $$;
 
 CREATE FUNCTION matching_figures_on_order() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    worker integer;
 BEGIN
+    -- The workers' figures rows first, lowest id first: matching holds a worker's row (its lock
+    -- while choosing, app.matching.figures.lock_worker) before its assignment touches the worker's
+    -- load days, so every transaction takes these rows in the same order and none can deadlock.
+    FOR worker IN
+        SELECT DISTINCT w FROM unnest(ARRAY[
+            CASE WHEN TG_OP <> 'INSERT' THEN OLD.worker_id END,
+            CASE WHEN TG_OP <> 'DELETE' THEN NEW.worker_id END
+        ]) AS w WHERE w IS NOT NULL ORDER BY w
+    LOOP
+        INSERT INTO matching_worker_figures AS f (worker_id) VALUES (worker)
+        ON CONFLICT (worker_id) DO UPDATE SET completed = f.completed;
+    END LOOP;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         PERFORM matching_figures_apply(OLD.worker_id, OLD.status, OLD.slot_start, -1);
     END IF;

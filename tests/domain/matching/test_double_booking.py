@@ -191,3 +191,61 @@ def test_a_reassignment_moves_the_flag_with_the_worker(db, pipeline, service, cl
     assert not order.double_booked
     orders.reassign(order, busy, "the client asked for Busy", ManagerFactory())
     assert order.double_booked
+
+
+def test_a_worker_finishing_an_order_while_matching_chooses_them_does_not_deadlock(app, committed_db):
+    """Matching holds the chosen worker's figures row, then its assignment touches the worker's
+    load days; an order of that worker ending at the same time touches both too. The trigger takes
+    the figures row first, as matching does, so the second waits instead of deadlocking."""
+    from app.matching import figures
+    from app.orders.states import move
+
+    worker = make_worker(strengths=["cleaning"])
+    database.session.commit()
+    new_id, running_id = requested(2, minutes_apart=180)
+    running = database.session.get(Order, running_id)
+    orders.assign_worker(running, worker)
+    orders.issue_kit(running)
+    move(running, S.IN_PROGRESS)
+    database.session.commit()
+    worker_id = worker.id
+    chosen, errors = threading.Event(), []
+
+    def matcher() -> None:
+        with app.app_context():
+            try:
+                figures.lock_worker(worker_id)
+                chosen.set()
+                threading.Event().wait(0.7)  # the other transaction runs into our lock meanwhile
+                from app.accounts.models import User
+
+                orders.assign_worker(database.session.get(Order, new_id), database.session.get(User, worker_id))
+                database.session.commit()
+            except Exception as exc:
+                database.session.rollback()
+                errors.append(exc)
+            finally:
+                database.session.remove()
+
+    def finisher() -> None:
+        chosen.wait(10)
+        with app.app_context():
+            try:
+                move(database.session.get(Order, running_id), S.COMPLETED)
+                database.session.commit()
+            except Exception as exc:
+                database.session.rollback()
+                errors.append(exc)
+            finally:
+                database.session.remove()
+
+    threads = [threading.Thread(target=matcher), threading.Thread(target=finisher)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    database.session.expire_all()
+    assert database.session.get(Order, new_id).status == S.MATCHED
+    assert database.session.get(Order, running_id).status == S.COMPLETED
+    assert figures.kept() == figures.recount()
