@@ -1,4 +1,4 @@
-"""`flask ...` commands: API tokens, client import, demo data, the embedded dev servers."""
+"""`flask ...` commands: API tokens, client import, demo data, the embedded dev servers, matching's figures."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ api_token_cli = AppGroup("api-token", help="API tokens for /api/v1.")
 clients_cli = AppGroup("clients", help="Client accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
 events_cli = AppGroup("events", help="The event and email pipeline.")
+matching_cli = AppGroup("matching", help="Matching's kept per-worker figures.")
 
 
 @api_token_cli.command("create")
@@ -71,6 +72,16 @@ def sweep_command() -> None:
     click.echo(sweep())
 
 
+@matching_cli.command("rebuild-figures")
+def rebuild_figures_command() -> None:
+    """Recount every worker's past results and booked orders from the orders (order writes wait meanwhile)."""
+    from app.matching import figures
+
+    workers, days = figures.rebuild()
+    db.session.commit()
+    click.echo(f"figures rebuilt: {workers} workers with past results, {days} worker-days with booked orders")
+
+
 def install(app: Flask) -> None:
-    for group in (api_token_cli, clients_cli, demo_cli, events_cli):
+    for group in (api_token_cli, clients_cli, demo_cli, events_cli, matching_cli):
         app.cli.add_command(group)

@@ -130,6 +130,9 @@ class BaseConfig:
     LOGIN_GATE_SECONDS = env_float("LOGIN_GATE_SECONDS", 5)
     # How many proxies in front of the app set X-Forwarded-For/-Proto (werkzeug's ProxyFix); 0 trusts none.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+    # Orders a client may send (issue 11): the request form and rebooking share these, per account.
+    ORDER_LIMIT_PER_MINUTE = env("ORDER_LIMIT_PER_MINUTE", "5 per minute")
+    ORDER_LIMIT_PER_DAY = env("ORDER_LIMIT_PER_DAY", "50 per day")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     # With Redis down, limits go on in each process's memory (flask-limiter's fallback).

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,10 +37,14 @@ class MatchRun(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     chosen_worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     fell_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Nobody suitable was free at the slot, so the chosen worker now has overlapping orders (US-073).
+    double_booked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # [{"step", "kind", "status": "ran"|"skipped"|"failed", "ms", "error", "before", "after"}]
     steps: Mapped[list] = mapped_column(JSONB, default=list)
-    # {"<worker id>": {"total": float, "<step name>": float, ...}} for the candidates that remained
-    scores: Mapped[dict] = mapped_column(JSONB, default=dict)
+    # {"<worker id>": {"total": float, "<step name>": float, ...}} for the candidates that remained.
+    # json, not jsonb: written once and read whole, it is stored as the text it is (thousands of
+    # candidates repeat the same keys, which lz4 compresses away), with no binary conversion.
+    scores: Mapped[dict] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -65,3 +69,31 @@ class MatchRun(db.Model):
     @property
     def candidate_count(self) -> int:
         return len(self.scores or {})
+
+
+class WorkerFigures(db.Model):
+    """Each worker's past results, kept exact by the database itself: a trigger on `orders`
+    (migration matching_0002) adds and removes an order's contribution in the transaction that
+    assigns, moves or ends it, so matching reads one row per worker instead of counting orders.
+    `app.matching.figures.rebuild` recounts everything from the orders.
+
+    The row is also the worker's lock while matching chooses them (app.matching.services)."""
+
+    __tablename__ = "matching_worker_figures"
+
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WorkerLoadDay(db.Model):
+    """A worker's booked orders (matched, kit issued, in progress) per UTC day of their slot start,
+    kept by the same trigger; a day without any has no row. "Current load" sums a window of days."""
+
+    __tablename__ = "matching_worker_load_days"
+    __table_args__ = (Index("ix_matching_worker_load_days_day", "day", "worker_id"),)
+
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    busy: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,14 +10,17 @@ matching always returns a worker while there is one.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.matching.models import MatchingStep
+from app.matching.ranking_sql import rank_in_sql, sql_rankable
 from app.matching.samples import OrdinarySample, ReferenceSample, ordinary_samples, reference_sample
 from app.matching.steps import BUILT_IN, STEPS, StepFailed, is_filter
 from app.orders.models import Order
@@ -35,10 +38,24 @@ class Ranking:
 
     order_id: int
     steps: list[dict] = field(default_factory=list)
-    scores: dict[int, dict[str, float]] = field(default_factory=dict)
     ranked: list[int] = field(default_factory=list)
     fell_back: bool = False
     notes: list[str] = field(default_factory=list)
+    # The scores as JSON text, {"<worker id>": {"total": .., "<step>": ..}}, when the statement of
+    # app.matching.ranking_sql wrote them: a match run stores that text as it is, so thousands of
+    # candidates' scores never pass through Python objects unless someone reads `scores`.
+    scores_text: str | None = None
+    _scores: dict[int, dict[str, float]] | None = field(default=None, repr=False)
+
+    @property
+    def scores(self) -> dict[int, dict[str, float]]:
+        if self._scores is None:
+            self._scores = {int(key): value for key, value in json.loads(self.scores_text or "{}").items()}
+        return self._scores
+
+    @scores.setter
+    def scores(self, value: dict[int, dict[str, float]]) -> None:
+        self._scores, self.scores_text = value, None
 
     @property
     def chosen(self) -> int | None:
@@ -175,5 +192,19 @@ def rank_samples(reference: ReferenceSample, pool: list[OrdinarySample], steps: 
 
 
 def rank(order: Order) -> Ranking:
-    """Rank the active workers for an order with the pipeline as configured now; assigns nothing."""
-    return rank_samples(reference_sample(order), ordinary_samples(), enabled_steps())
+    """Rank the active workers for an order with the pipeline as configured now; assigns nothing.
+
+    A pipeline of built-in steps is ranked by PostgreSQL in one statement (app.matching.ranking_sql);
+    one with an external step runs here, step by step, on the samples.
+    """
+    steps = enabled_steps()
+    reference = reference_sample(order)
+    if sql_rankable(steps):
+        ranking = Ranking(order_id=reference.order_id)
+        try:
+            with db.session.begin_nested():  # a failing statement must not poison the transaction
+                rank_in_sql(reference, steps, _keys(steps), ranking)
+            return ranking
+        except SQLAlchemyError:
+            log.exception("ranking order %s in SQL failed; ranking it step by step", reference.order_id)
+    return rank_samples(reference, ordinary_samples(), steps)

@@ -3,13 +3,15 @@ explain a run, and edit the pipeline's steps. Services flush and never commit.""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Text, cast, func, literal, select
 
 from app.accounts.models import User
 from app.extensions import db
+from app.matching import figures
 from app.matching.models import MatchingStep, MatchRun
 from app.matching.params import check_params
 from app.matching.pipeline import Ranking, rank
+from app.orders.bookings import booked_workers, clashes
 from app.orders.models import Order, OrderStatus
 from app.orders.services import assign_worker
 from app.orders.states import IllegalTransition, lock
@@ -18,13 +20,28 @@ from app.platform.validation import FieldErrors, ValidationError
 # ---------------------------------------------------------------- matching an order
 
 
-def _record(order: Order, ranking: Ranking) -> MatchRun:
+BOOKED_MEANWHILE = (
+    "{names} already had an order at an overlapping time, so the best free worker in the ranking was chosen."
+)
+DOUBLE_BOOKED = (
+    "Every ranked worker is booked at an overlapping time, so the best of them was given the order anyway"
+    " (US-073: matching always assigns someone). It is flagged as double booked for the managers."
+)
+
+
+def _record(order: Order, ranking: Ranking, chosen: int | None, double_booked: bool) -> MatchRun:
+    if ranking.scores_text is not None:
+        # The statement's JSON goes back as it came: no parsing, no re-serialising per candidate.
+        scores = cast(literal(ranking.scores_text, Text), JSON)
+    else:
+        scores = ranking.scores_json()
     run = MatchRun(
         order_id=order.id,
-        chosen_worker_id=ranking.chosen,
+        chosen_worker_id=chosen,
         fell_back=ranking.fell_back,
+        double_booked=double_booked,
         steps=ranking.steps,
-        scores=ranking.scores_json(),
+        scores=scores,
         note=ranking.note[:500],
     )
     db.session.add(run)
@@ -32,8 +49,61 @@ def _record(order: Order, ranking: Ranking) -> MatchRun:
     return run
 
 
+def _free_under_lock(order: Order, worker_id: int) -> bool:
+    """Lock the worker (their figures row) inside a savepoint and check, under that lock, that no
+    booked order of theirs overlaps the slot. Free: the lock is kept until the commit, so a matcher
+    choosing the same worker for an overlapping slot waits and then sees this assignment. Not free:
+    the savepoint's rollback releases the lock at once (so no matcher holds a lock while it waits
+    for another one: no deadlock)."""
+    try:
+        with db.session.begin_nested():
+            figures.lock_worker(worker_id)
+            if clashes(worker_id, order.slot_start, order.slot_end, exclude_order_id=order.id):
+                raise _Booked
+    except _Booked:
+        return False
+    return True
+
+
+class _Booked(Exception):
+    """Rolls the savepoint back, and the worker's lock with it."""
+
+
+def _choose(order: Order, ranking: Ranking) -> tuple[int | None, bool, list[int]]:
+    """(worker, double booked, ranked workers passed over because they were booked meanwhile).
+
+    The best ranked worker who is free at the slot under their lock (slot start to start + the
+    service's duration), also when many orders are matched at once. When nobody ranked is free,
+    US-073 still assigns the best one, and the double booking is recorded.
+    """
+    remaining = list(ranking.ranked)
+    if not remaining:
+        return None, False, []
+    passed: list[int] = []
+    # The pipeline's filter usually left only free workers: try the best one before asking who is booked.
+    if _free_under_lock(order, remaining[0]):
+        return remaining[0], False, passed
+    passed.append(remaining.pop(0))
+    while remaining:
+        booked = booked_workers(order.slot_start, order.slot_end, exclude_order_id=order.id)
+        free = [worker_id for worker_id in remaining if worker_id not in booked]
+        if not free:
+            break
+        candidate = free[0]
+        index = remaining.index(candidate)
+        passed.extend(remaining[:index])
+        remaining = remaining[index + 1 :]
+        if _free_under_lock(order, candidate):
+            return candidate, False, passed
+        passed.append(candidate)
+    best = ranking.ranked[0]
+    figures.lock_worker(best)
+    return best, True, passed
+
+
 def match_order(order: Order) -> MatchRun | None:
-    """Match a requested order: rank, record the run, assign the best worker (price fixed then).
+    """Match a requested order: rank, choose under the worker's lock, record the run, assign the
+    worker (price fixed then).
 
     Idempotent: an order that is no longer requested is left alone (None). With no active worker
     at all the run is recorded with a note and the order stays requested; nothing is raised.
@@ -43,10 +113,25 @@ def match_order(order: Order) -> MatchRun | None:
     if order.status != OrderStatus.REQUESTED:
         return None
     ranking = rank(order)
-    run = _record(order, ranking)
-    if ranking.chosen is not None:
-        assign_worker(order, db.session.get(User, ranking.chosen))
+    chosen, double_booked, passed = _choose(order, ranking)
+    if chosen is not None and chosen != ranking.chosen and not double_booked:
+        names = worker_names_of(passed[:5])
+        ranking.notes.append(
+            BOOKED_MEANWHILE.format(names=", ".join(names) + (" and others" if len(passed) > 5 else ""))
+        )
+    if double_booked:
+        ranking.notes.append(DOUBLE_BOOKED)
+    run = _record(order, ranking, chosen, double_booked)
+    if chosen is not None:
+        assign_worker(order, db.session.get(User, chosen))
+        order.double_booked = double_booked
+        db.session.flush()
     return run
+
+
+def worker_names_of(ids: list[int]) -> list[str]:
+    names = {row.id: row.name for row in db.session.execute(select(User.id, User.name).where(User.id.in_(ids)))}
+    return [names.get(worker_id, f"worker #{worker_id}") for worker_id in ids]
 
 
 def rematch(order: Order) -> MatchRun:

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from flask import current_app
 from sqlalchemy import Integer, any_, bindparam, func, select
@@ -28,16 +28,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.extensions import db
 from app.matching.commands import Command, CommandError, check_args, get_command
+from app.matching.models import WorkerFigures, WorkerLoadDay
 from app.matching.samples import OrdinarySample, ReferenceSample
-from app.orders.models import Order, OrderStatus
+from app.orders.bookings import booked_workers
 from app.platform.clock import utcnow
 from app.platform.jobs import running_in_job
 from app.platform.validation import single_line
 
 log = logging.getLogger(__name__)
-
-S = OrderStatus
-BUSY = (S.MATCHED, S.KIT_ISSUED, S.IN_PROGRESS)
 
 
 class StepFailed(Exception):
@@ -62,20 +60,15 @@ def _ids(candidates: list[OrdinarySample]):
 
 
 def free_at_slot(reference: ReferenceSample, candidates: list[OrdinarySample], params: dict) -> Outcome:
-    """Filter: no active order of the worker overlaps the slot, widened by buffer_minutes."""
-    buffer = timedelta(minutes=params.get("buffer_minutes", 0))
-    busy = db.session.scalars(
-        select(Order.worker_id)
-        .where(
-            Order.worker_id == any_(_ids(candidates)),
-            Order.status.in_(BUSY),
-            Order.id != reference.order_id,
-            Order.slot_start < reference.slot_end + buffer,
-            Order.slot_end > reference.slot_start - buffer,
-        )
-        .distinct()
+    """Filter: no booked order of the worker overlaps the slot, widened by buffer_minutes.
+
+    One read of the booked orders overlapping the slot (a GiST index), whatever the history."""
+    taken = booked_workers(
+        reference.slot_start,
+        reference.slot_end,
+        exclude_order_id=reference.order_id,
+        buffer=timedelta(minutes=params.get("buffer_minutes", 0)),
     )
-    taken = set(busy)
     return Outcome(keep={c.worker_id for c in candidates if c.worker_id not in taken})
 
 
@@ -106,14 +99,11 @@ def past_results(reference: ReferenceSample, candidates: list[OrdinarySample], p
     quality sources add their mean score times that weight.
     """
     prior = float(params.get("prior", 1.0))
+    # The kept figures (app.matching.figures), one row per worker, not a count over their orders.
     rows = db.session.execute(
-        select(
-            Order.worker_id,
-            func.count().filter(Order.status == S.COMPLETED).label("completed"),
-            func.count().filter(Order.status == S.FAILED).label("failed"),
+        select(WorkerFigures.worker_id, WorkerFigures.completed, WorkerFigures.failed).where(
+            WorkerFigures.worker_id == any_(_ids(candidates))
         )
-        .where(Order.worker_id == any_(_ids(candidates)), Order.status.in_((S.COMPLETED, S.FAILED)))
-        .group_by(Order.worker_id)
     )
     history = {row.worker_id: (row.completed, row.failed) for row in rows}
     scores = {}
@@ -131,18 +121,19 @@ def past_results(reference: ReferenceSample, candidates: list[OrdinarySample], p
 
 
 def current_load(reference: ReferenceSample, candidates: list[OrdinarySample], params: dict) -> Outcome:
-    """Score in (0, 1]: 1 / (1 + active orders in the next `days` days), so fewer is better."""
-    now = utcnow()
+    """Score in (0, 1]: 1 / (1 + booked orders from today on, over `days` days), so fewer is better.
+
+    Read from the kept booked orders per day (app.matching.figures): days are UTC days of the slot
+    start, today included, so work booked earlier today still counts as load."""
+    today = utcnow().astimezone(UTC).date()
     rows = db.session.execute(
-        select(Order.worker_id, func.count())
+        select(WorkerLoadDay.worker_id, func.sum(WorkerLoadDay.busy))
         .where(
-            Order.worker_id == any_(_ids(candidates)),
-            Order.status.in_(BUSY),
-            Order.id != reference.order_id,
-            Order.slot_start >= now,
-            Order.slot_start < now + timedelta(days=params.get("days", 7)),
+            WorkerLoadDay.worker_id == any_(_ids(candidates)),
+            WorkerLoadDay.day >= today,
+            WorkerLoadDay.day < today + timedelta(days=params.get("days", 7)),
         )
-        .group_by(Order.worker_id)
+        .group_by(WorkerLoadDay.worker_id)
     )
     load = {worker_id: number for worker_id, number in rows}
     return Outcome(scores={c.worker_id: 1.0 / (1 + load.get(c.worker_id, 0)) for c in candidates})
@@ -154,7 +145,9 @@ def tie_break(reference: ReferenceSample, candidates: list[OrdinarySample], para
     scores = {}
     for c in candidates:
         digest = hashlib.sha256(f"{seed}:{reference.order_id}:{c.worker_id}".encode()).digest()
-        scores[c.worker_id] = int.from_bytes(digest[:8], "big") / 2**64
+        # The top 53 bits of the first 8 bytes / 2**53: exactly representable, and what SQL computes
+        # with integer arithmetic (app.matching.ranking_sql).
+        scores[c.worker_id] = (int.from_bytes(digest[:8], "big") >> 11) / 2**53
     return Outcome(scores=scores)
 
 

@@ -2,7 +2,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -87,6 +102,16 @@ class Order(db.Model):
             "status",
             postgresql_include=["created_at", "slot_start", "price_cents"],
         ),
+        # Who is booked at a time: the overlap search of matching (and its re-check under the
+        # worker's lock) reads only the booked orders whose slot overlaps, whatever the history.
+        Index(
+            "ix_orders_booked_during",
+            text("tstzrange(slot_start, slot_end)"),
+            postgresql_using="gist",
+            postgresql_where=text("status IN ('matched', 'kit_issued', 'in_progress')"),
+        ),
+        # One order per request form: a double submit of the same form finds the first order.
+        UniqueConstraint("client_id", "request_token"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,6 +140,13 @@ class Order(db.Model):
 
     checkin_photo: Mapped[str | None] = mapped_column(String(255))
     report_photo: Mapped[str | None] = mapped_column(String(255))
+
+    # The request form's idempotency key (a random token rendered into the form); null for orders
+    # made otherwise (a rebooked copy, demo data).
+    request_token: Mapped[str | None] = mapped_column(String(64))
+    # Matching gave the worker this order although they already had one at an overlapping time,
+    # because nobody suitable was free (US-073 always assigns someone): managers see it flagged.
+    double_booked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # A no-show's copy (US-132) points at the order it replaces; one copy per failed order.
     rebooked_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)

@@ -7,6 +7,7 @@ Services flush and never commit; they publish an event for every change (app.ord
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -17,6 +18,7 @@ from app.accounts.models import User
 from app.events import publish
 from app.extensions import db
 from app.orders import pricing
+from app.orders.bookings import clashes
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.slots import slot_problem
 from app.orders.states import IllegalTransition, lock, move, order_payload
@@ -36,6 +38,22 @@ FAILURE_REASONS = {
 
 # ---------------------------------------------------------------- requesting help (US-010, US-020)
 
+# The request form's idempotency key: what `secrets.token_urlsafe` makes, within the column's size.
+REQUEST_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+REQUEST_TOKEN_CONSTRAINT = "uq_orders_client_id_request_token"
+
+
+class AlreadyRequested(Exception):
+    """This request form was sent before: the order it made is `order_id` (nothing new was made)."""
+
+    def __init__(self, order_id: int) -> None:
+        super().__init__(f"already requested as order #{order_id}")
+        self.order_id = order_id
+
+
+def _order_for_token(client_id: int, request_token: str) -> int | None:
+    return db.session.scalar(select(Order.id).where(Order.client_id == client_id, Order.request_token == request_token))
+
 
 def request_order(
     client: User,
@@ -45,8 +63,21 @@ def request_order(
     slot_start: datetime | None,
     address: str | None = None,
     rebooked_from: Order | None = None,
+    request_token: str | None = None,
 ) -> Order:
-    """A client's request; matching picks it up after the commit (order.requested)."""
+    """A client's request; matching picks it up after the commit (order.requested).
+
+    `request_token` is the form's idempotency key: a second request with the same key (a double
+    click, a resubmit after going back, two submits at the same moment) makes nothing and raises
+    AlreadyRequested with the first order. The unique (client, token) constraint decides races:
+    the later insert waits for the earlier transaction and fails if it committed.
+    """
+    if request_token is not None:
+        if not REQUEST_TOKEN.fullmatch(request_token):
+            raise ValidationError(status="This form is out of date. Reload the page and send it again.")
+        existing = _order_for_token(client.id, request_token)
+        if existing is not None:
+            raise AlreadyRequested(existing)
     errors = FieldErrors()
     service_type = db.session.get(ServiceType, service_type_id) if service_type_id else None
     if service_type is None:
@@ -82,9 +113,19 @@ def request_order(
         slot_end=slot_start + timedelta(minutes=service_type.duration_minutes),
         status=S.REQUESTED,
         rebooked_from=rebooked_from,
+        request_token=request_token,
     )
-    db.session.add(order)
-    db.session.flush()
+    if request_token is None:
+        db.session.add(order)
+        db.session.flush()
+    else:
+        try:
+            with db.session.begin_nested():
+                db.session.add(order)
+        except IntegrityError as exc:
+            if getattr(exc.orig.diag, "constraint_name", None) != REQUEST_TOKEN_CONSTRAINT:
+                raise
+            raise AlreadyRequested(_order_for_token(client.id, request_token)) from None
     publish("order.requested", "order", order.id, order_payload(order, description=description, address=address))
     return order
 
@@ -128,6 +169,8 @@ def reassign(order: Order, worker: User, reason: str, actor: User) -> None:
     previous = order.worker_id
     order.worker = worker
     order.confirmed_at = None
+    # The flag follows the worker who has the order now (a manager may knowingly double-book).
+    order.double_booked = bool(clashes(worker.id, order.slot_start, order.slot_end, exclude_order_id=order.id))
     db.session.flush()
     publish(
         "order.reassigned",

@@ -99,6 +99,8 @@ class OrderRequestForm(SlotForm):
         "Address", validators=[Length(max=500)], render_kw={"rows": 2}, description="Where should the worker come?"
     )
     submit = SubmitField("Send my request")
+    # The idempotency key of this rendering of the form: sending it twice makes one order.
+    request_token = HiddenField()
 
     def set_service_choices(self, service_types: list[ServiceType]) -> None:
         self.service_type.choices = [SelectChoice(str(service.id), service.name) for service in service_types]

@@ -6,23 +6,29 @@ is guessed, for pages, actions and photos alike.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import secrets
+import time
+from datetime import UTC, datetime
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import PAYMENT_METHODS, User
-from app.extensions import db
+from app.extensions import db, limiter
 from app.orders import pricing, service_types
 from app.orders import services as orders
 from app.orders.models import Order, OrderStatus, ServiceType
 from app.orders.states import IllegalTransition
 from app.orders.timeline import order_timeline
+from app.platform.clock import company_zone
 from app.platform.paging import fetch_page
 from app.platform.validation import DuplicateError, ValidationError
 from app.web.client.blueprint import bp
 from app.web.client.forms import ERROR_FIELDS, CancelForm, OrderRequestForm, RebookForm
 from app.web.core.converters import db_int
+from app.web.core.errors import render_error
 from app.web.core.forms import apply_errors
 from app.web.core.htmx import htmx_target
 from app.web.core.pagination import page_args
@@ -77,6 +83,54 @@ def home():
 
 # ---------------------------------------------------------------- requesting help (US-020)
 
+# Orders a client may send (the request form and booking a no-show again share the count): one
+# client made 500 orders in 9 seconds (issue 11). Counted per client account, on Redis, in each
+# process's memory while Redis is down (flask-limiter's fallback, app/config.py).
+ORDER_SCOPES = (("ORDER_LIMIT_PER_MINUTE", "client-orders-minute"), ("ORDER_LIMIT_PER_DAY", "client-orders-day"))
+
+
+def _client_key() -> str:
+    return f"client:{current_user.get_id() or 'anonymous'}"
+
+
+def _order_limits(view):
+    for setting, scope in ORDER_SCOPES:
+        view = limiter.shared_limit(
+            lambda setting=setting: current_app.config[setting], scope=scope, key_func=_client_key, methods=["POST"]
+        )(view)
+    return view
+
+
+@bp.errorhandler(429)
+def too_many_orders(error):
+    """The refusal says how many were sent, since when it counts, and when the next one can go."""
+    limit = limiter.current_limit
+    now = time.time()
+    wait = max(1, int((limit.reset_at if limit else now + 60) - now))
+    at = datetime.fromtimestamp(now + wait, UTC).astimezone(company_zone())
+    when = f"at {at:%H:%M}" if wait < 20 * 3600 else f"on {at:%a %d %b} at {at:%H:%M}"
+    count = _per(limit.limit) if limit else "too many"
+    message = (
+        f"You have sent the most orders we accept in a row ({count}). You can send the next one {when}"
+        f" (in {_duration(wait)}). The orders you already sent are kept; nothing from this attempt was saved."
+    )
+    response = current_app.make_response(render_error(429, message))
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _per(item) -> str:
+    unit = item.GRANULARITY.name
+    return f"{item.amount} per {unit}" if item.multiples == 1 else f"{item.amount} per {item.multiples} {unit}s"
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600)} hours"
+
 
 def _request_form(services: list[ServiceType], formdata=None) -> tuple[OrderRequestForm, ServiceType | None]:
     """The request form with its choices: the services, and the start times of the chosen one."""
@@ -95,10 +149,12 @@ def _quote(service: ServiceType | None) -> pricing.Quote | None:
 
 
 @bp.route("/orders/new", methods=["GET", "POST"])
+@_order_limits
 def new_order():
     services = service_types.orderable_service_types()
     if request.method == "GET":
         form, chosen = _request_form(services, formdata=request.args)
+        form.request_token.data = secrets.token_urlsafe(24)
         profile = current_user.client_profile
         form.address.data = profile.address if profile else ""
         return render_template("client/new_order.html", form=form, quote=_quote(chosen), service=chosen)
@@ -113,9 +169,14 @@ def new_order():
             description=form.description.data or "",
             slot_start=form.slot_start(),
             address=form.address.data,
+            request_token=form.request_token.data or None,
         )
         if form.errors:
             raise ValidationError()
+    except orders.AlreadyRequested as sent:
+        db.session.rollback()
+        flash("You had already sent this request: here is the order it made.", "info")
+        return redirect(url_for("clients.order", order_id=sent.order_id), code=303)
     except ValidationError as exc:
         db.session.rollback()
         problems = apply_errors(form, exc.errors, ERROR_FIELDS)
@@ -238,6 +299,7 @@ def order_photo(order_id: int, kind: str):
 
 
 @bp.route("/orders/<int:order_id>/rebook", methods=["GET", "POST"])
+@_order_limits
 def rebook_order(order_id: int):
     """The no-show email links here: only a new date and time are asked, everything else is kept."""
     failed = _own_order(order_id, joinedload(Order.service_type))
