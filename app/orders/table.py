@@ -261,6 +261,7 @@ class TableRow:
     status: str
     price_cents: int | None
     discount_percent: int | None
+    double_booked: bool
     service_type: Named
     client: Named
     worker: Named | None
@@ -316,6 +317,7 @@ def orders_page(
             Order.status,
             Order.price_cents,
             Order.discount_percent,
+            Order.double_booked,
             ServiceType.name,
             client.name,
             worker.name,
