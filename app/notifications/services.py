@@ -25,15 +25,44 @@ def render_email(template: str, context: dict) -> tuple[str, str, str]:
 
     The text template defines `subject` and `body` blocks; the HTML one extends email/base.html.
     """
-    env = current_app.jinja_env
-    context = {"base_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/"), **context}
-    text_template = env.get_template(f"email/{template}.txt")
-    text_context = text_template.new_context(context)
-    # Names typed by people end up here: the subject is always one line, whatever they hold.
-    subject = single_line("".join(text_template.blocks["subject"](text_context)))
-    body_text = "".join(text_template.blocks["body"](text_template.new_context(context))).strip() + "\n"
-    body_html = env.get_template(f"email/{template}.html").render(subject=subject, **context)
-    return subject, body_text, body_html
+    return _Renderer().render(template, context)
+
+
+class _Renderer:
+    """Renders many emails with each template looked up once and its globals flattened once.
+
+    Jinja's own `render` merges the environment's globals (a chain of dicts) into every context it
+    makes, three per email; for a bulk of mail (a billing run's 10,000) that merge was most of the
+    rendering. Here each context is one plain dict: globals, then the message's values (which win,
+    as with `render`)."""
+
+    def __init__(self):
+        self.env = current_app.jinja_env
+        self.base_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+        self.templates: dict[str, tuple] = {}
+
+    def _pair(self, template: str) -> tuple:
+        if template not in self.templates:
+            text_template = self.env.get_template(f"email/{template}.txt")
+            html_template = self.env.get_template(f"email/{template}.html")
+            self.templates[template] = (
+                text_template,
+                dict(text_template.globals),
+                html_template,
+                dict(html_template.globals),
+            )
+        return self.templates[template]
+
+    def render(self, template: str, context: dict) -> tuple[str, str, str]:
+        text_template, text_globals, html_template, html_globals = self._pair(template)
+        values = {"base_url": self.base_url, **context}
+        text_context = text_template.new_context({**text_globals, **values}, shared=True)
+        # Names typed by people end up here: the subject is always one line, whatever they hold.
+        subject = single_line("".join(text_template.blocks["subject"](text_context)))
+        body_text = "".join(text_template.blocks["body"](text_context)).strip() + "\n"
+        html_context = html_template.new_context({**html_globals, **values, "subject": subject}, shared=True)
+        body_html = self.env.concat(html_template.root_render_func(html_context))
+        return subject, body_text, body_html
 
 
 def next_sequence(recipient: str) -> int:
@@ -118,8 +147,9 @@ def queue_emails(messages: list[tuple[str, str, dict, str]]) -> int:
     following = {recipient: last[recipient] - count + 1 for recipient, count in wanted.items()}
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].rstrip(">") or "mcf.example"
     rows = []
+    renderer = _Renderer()
     for recipient, template, context, key in fresh:
-        subject, body_text, body_html = render_email(template, context)
+        subject, body_text, body_html = renderer.render(template, context)
         rows.append(
             {
                 "idempotency_key": key,

@@ -71,3 +71,35 @@ def test_adapter_follows_the_payment_method(money, app, monkeypatch):
     assert providers.worker_provider().name == "manual"
     with pytest.raises(ValueError):
         providers.get_provider("paypal")
+
+
+def test_sandbox_same_key_from_many_threads_books_once_with_one_answer(money, app):
+    """The book is one statement on a connection of its own: calls racing on one key (a run and a
+    concurrent run repeating a pending attempt) all get the first outcome, and it is booked once."""
+    import threading
+
+    providers.set_sandbox([], 50)
+    money.session.commit()
+    keys = [f"race:{n}" for n in range(6)]
+    answers: dict[str, list] = {key: [] for key in keys}
+    start = threading.Barrier(8)
+
+    def call(key: str) -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                answers[key].append(
+                    providers.SandboxProvider().charge(key=key, user_id=5, amount_cents=1, description="x")
+                )
+            except providers.PaymentDeclined as declined:
+                answers[key].append(("declined", declined.message, declined.reference))
+
+    for key in keys:
+        start.reset()
+        threads = [threading.Thread(target=call, args=(key,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert all(len(got) == 8 and len(set(got)) == 1 for got in answers.values()), answers
+    assert _rows(money) == len(keys)
