@@ -391,7 +391,8 @@ def run_billing(app, results: dict, orders: int) -> None:
         try:
             run = runs.start_run(kind, manager, now=NOW)
             db.session.commit()
-            run = timed(f"{label}: whole run", lambda run_id=run.id: profiled(label, runs.execute, run_id, NOW), results)
+            job = lambda run_id=run.id, label=label: profiled(label, runs.execute, run_id, NOW)  # noqa: E731
+            run = timed(f"{label}: whole run", job, results)
         finally:
             for watch in (invoices, issued_mail, *settling, calls):
                 watch.restore()
