@@ -81,6 +81,7 @@ class SandboxProvider(PaymentProvider):
         return self._call(PAYOUT, key, user_id, amount_cents)
 
     def _call(self, operation: str, key: str, user_id: int, amount_cents: int) -> ProviderResult:
+        called_at = time.monotonic()
         digest = hashlib.sha256(key.encode()).hexdigest()
         first = _record_once(
             {
@@ -95,9 +96,13 @@ class SandboxProvider(PaymentProvider):
                 "now": utcnow(),
             }
         )
+        # The provider answers SANDBOX_DELAY_SECONDS after the call (no connection of ours is held
+        # meanwhile): like a real provider's, the sandbox's own book-keeping is part of that latency,
+        # not added to it. A book slower than the delay makes the answer that much later.
         delay = float(current_app.config.get("SANDBOX_DELAY_SECONDS") or 0)
-        if delay:  # a real provider's latency (no connection of ours is held meanwhile)
-            time.sleep(delay)
+        remaining = delay - (time.monotonic() - called_at)
+        if remaining > 0:
+            time.sleep(remaining)
         if not first.succeeded:
             raise PaymentDeclined(first.error, reference=first.reference)
         return ProviderResult(reference=first.reference)

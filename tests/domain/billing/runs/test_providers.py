@@ -103,3 +103,16 @@ def test_sandbox_same_key_from_many_threads_books_once_with_one_answer(money, ap
             thread.join()
     assert all(len(got) == 8 and len(set(got)) == 1 for got in answers.values()), answers
     assert _rows(money) == len(keys)
+
+
+def test_sandbox_answers_after_its_delay_counted_from_the_call(money, app, monkeypatch):
+    """SANDBOX_DELAY_SECONDS is the provider's latency: the answer comes no sooner, and the sandbox's
+    own book-keeping is inside it (a repeated key, whose book is a read, waits as long)."""
+    import time
+
+    monkeypatch.setitem(app.config, "SANDBOX_DELAY_SECONDS", 0.25)
+    sandbox = providers.SandboxProvider()
+    for _ in range(2):
+        started = time.monotonic()
+        sandbox.charge(key="late:1", user_id=3, amount_cents=1, description="x")
+        assert 0.25 <= time.monotonic() - started < 2
