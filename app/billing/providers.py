@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Engine, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Engine, select, text
 
-from app.billing.models import SandboxPayment, SandboxSetting
+from app.billing.models import SandboxSetting
 from app.extensions import db
+from app.platform.clock import utcnow
 from app.platform.validation import FieldErrors
 
 CHARGE = "charge"
@@ -82,31 +82,30 @@ class SandboxProvider(PaymentProvider):
         return self._call(PAYOUT, key, user_id, amount_cents)
 
     def _call(self, operation: str, key: str, user_id: int, amount_cents: int) -> ProviderResult:
+        called_at = time.monotonic()
         digest = hashlib.sha256(key.encode()).hexdigest()
-
-        def decide(fail_ids: set[int], fail_rate: int) -> dict:
-            if user_id in fail_ids:
-                succeeded, error = False, "Declined by the sandbox (this party is set to fail)."
-            elif int(digest[:8], 16) % 100 < fail_rate:
-                succeeded, error = False, f"Declined by the sandbox (random failure at {fail_rate}%)."
-            else:
-                succeeded, error = True, ""
-            return {
-                "idempotency_key": key,
+        first = _record_once(
+            {
+                "key": key,
                 "operation": operation,
                 "user_id": user_id,
+                "user_id_text": str(user_id),
                 "amount_cents": amount_cents,
-                "succeeded": succeeded,
-                "error": error,
+                # A replay of the key draws the same number, so a random failure is repeatable.
+                "roll": int(digest[:8], 16) % 100,
                 "reference": f"sbx_{digest[:20]}",
+                "now": utcnow(),
             }
-
-        first = _record_once(key, decide)
+        )
+        # The provider answers SANDBOX_DELAY_SECONDS after the call (no connection of ours is held
+        # meanwhile): like a real provider's, the sandbox's own book-keeping is part of that latency,
+        # not added to it. A book slower than the delay makes the answer that much later.
         delay = float(current_app.config.get("SANDBOX_DELAY_SECONDS") or 0)
         if not delay and first.delay_ms:  # the managers' setting: answers spread like a real provider's
             delay = first.delay_ms / 1000 * random.uniform(0.5, 1.5)
-        if delay:  # a real provider's latency (no connection of ours is held meanwhile)
-            time.sleep(delay)
+        remaining = delay - (time.monotonic() - called_at)
+        if remaining > 0:
+            time.sleep(remaining)
         if not first.succeeded:
             raise PaymentDeclined(first.error, reference=first.reference)
         return ProviderResult(reference=first.reference)
@@ -120,32 +119,65 @@ class _Booked:
     delay_ms: int = 0
 
 
-def _record_once(key: str, decide) -> _Booked:
-    """Read the settings, insert the sandbox's book row once per key and return the FIRST outcome.
-
-    Written on a connection of its own (committed at once, and given back before the sandbox's
-    delay) when the session is bound to the engine; a session bound to one connection (the
-    rollback-per-test fixture) shares that connection.
+# The sandbox's whole book-keeping for a call in one statement (one round trip, committed on its
+# own): decide from the settings, insert the key's row once, and answer with the row that holds the
+# key. Both halves of the UNION read one snapshot: a new row comes back from the INSERT's RETURNING,
+# a key booked before comes from the table.
+_BOOK = text(
     """
-    settings = (
-        select(SandboxSetting.fail_user_ids, SandboxSetting.fail_rate, SandboxSetting.delay_ms)
-        .order_by(SandboxSetting.id)
-        .limit(1)
+    WITH setting AS (
+        SELECT fail_user_ids, fail_rate, delay_ms FROM sandbox_settings ORDER BY id LIMIT 1
+    ),
+    decided AS (
+        SELECT CASE
+                   WHEN EXISTS (SELECT 1 FROM jsonb_array_elements_text(COALESCE(s.fail_user_ids, '[]'::jsonb)) v
+                                WHERE v = :user_id_text)
+                       THEN 'Declined by the sandbox (this party is set to fail).'
+                   WHEN :roll < COALESCE(s.fail_rate, 0)
+                       THEN 'Declined by the sandbox (random failure at ' || s.fail_rate || '%).'
+                   ELSE ''
+               END AS error
+        FROM (SELECT 1) one LEFT JOIN setting s ON true
+    ),
+    booked AS (
+        INSERT INTO sandbox_payments (idempotency_key, operation, user_id, amount_cents, succeeded, error,
+                                      reference, created_at)
+        SELECT :key, :operation, :user_id, :amount_cents, error = '', error, :reference, :now FROM decided
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING succeeded, error, reference
     )
-    query = select(SandboxPayment.succeeded, SandboxPayment.error, SandboxPayment.reference).where(
-        SandboxPayment.idempotency_key == key
-    )
+    SELECT succeeded, error, reference, (SELECT delay_ms FROM setting) FROM booked
+    UNION ALL
+    SELECT succeeded, error, reference, (SELECT delay_ms FROM setting) FROM sandbox_payments
+    WHERE idempotency_key = :key
+    """
+)
+_FIRST = text(
+    "SELECT succeeded, error, reference, (SELECT delay_ms FROM sandbox_settings ORDER BY id LIMIT 1)"
+    " FROM sandbox_payments WHERE idempotency_key = :key"
+)
+
+
+def _record_once(values: dict) -> _Booked:
+    """Book the call once per key and return the FIRST outcome (a repeated key gets it back).
+
+    On a connection of its own in autocommit (the row is durable before the sandbox's delay, and
+    the connection is given back before it) when the session is bound to the engine; a session
+    bound to one connection (the rollback-per-test fixture) shares that connection.
+    """
 
     def book(execute) -> _Booked:
-        setting = execute(settings).first()
-        fail_ids = {int(uid) for uid in (setting.fail_user_ids if setting else [])}
-        row = decide(fail_ids, setting.fail_rate if setting else 0)
-        execute(insert(SandboxPayment).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"]))
-        return _Booked(*execute(query).one(), delay_ms=(setting.delay_ms if setting else 0) or 0)
+        row = execute(_BOOK, values).first()
+        if row is None:
+            # The key's first booking was still in flight when our statement took its snapshot:
+            # the INSERT waited for it and skipped; it is committed now.
+            row = execute(_FIRST, {"key": values["key"]}).one()
+        succeeded, error, reference, delay_ms = row
+        return _Booked(succeeded, error, reference, delay_ms or 0)
 
     bind = db.session.get_bind()
     if isinstance(bind, Engine):
-        with bind.begin() as connection:
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             return book(connection.execute)
     return book(db.session.execute)
 

@@ -31,9 +31,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Engine, exists, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
-from app.accounts.models import ClientProfile
+from app.accounts.models import ClientProfile, User
 from app.billing import ledger
 from app.billing.models import (
     AccountKind,
@@ -462,8 +462,11 @@ def mark_paid_manually(invoice: Invoice, manager, now: datetime | None = None) -
 def period_label(invoice: Invoice) -> str:
     if invoice.party_kind == AccountKind.WORKER:
         return invoice.period_start.strftime("%B %Y")
-    last = invoice.period_end - timedelta(days=1)
-    return f"week {invoice.period_start:%d %b} - {last:%d %b %Y}"
+    return _week_label(invoice.period_start, invoice.period_end)
+
+
+def _week_label(start, end) -> str:
+    return f"week {start:%d %b} - {end - timedelta(days=1):%d %b %Y}"
 
 
 def _message(invoice: Invoice, template: str, key: str, **extra) -> tuple[str, str, dict, str]:
@@ -484,15 +487,35 @@ def _message(invoice: Invoice, template: str, key: str, **extra) -> tuple[str, s
 
 def notify_issued(invoice_ids: list[int]) -> int:
     """US-304: the "invoice issued" email of each new client invoice (workers are emailed only when
-    paid), queued set-based in invoice order; flushes only. Returns how many were queued."""
+    paid), queued set-based in invoice order; flushes only. Returns how many were queued.
+
+    Reads plain rows, not ORM objects: a weekly run issues one per client (10,000 and more)."""
+    link = external_url("clients.billing")
     messages = []
-    for start in range(0, len(invoice_ids), 1000):
-        chunk = invoice_ids[start : start + 1000]
-        for invoice in db.session.scalars(
-            select(Invoice)
+    for start in range(0, len(invoice_ids), 5000):
+        chunk = invoice_ids[start : start + 5000]
+        rows = db.session.execute(
+            select(
+                Invoice.id,
+                Invoice.period_start,
+                Invoice.period_end,
+                Invoice.amount_cents,
+                Invoice.breakdown,
+                User.email,
+                User.name,
+            )
+            .join(User, User.id == Invoice.user_id)
             .where(Invoice.id.in_(chunk), Invoice.party_kind == AccountKind.CLIENT)
-            .options(joinedload(Invoice.user))
             .order_by(Invoice.id)
-        ):
-            messages.append(_message(invoice, "invoice_issued", f"invoice:{invoice.id}:issued"))
+        )
+        for invoice_id, period_start, period_end, amount_cents, breakdown, email, name in rows:
+            context = {
+                "name": name,
+                "invoice_id": invoice_id,
+                "period": _week_label(period_start, period_end),
+                "amount_cents": amount_cents,
+                "breakdown": breakdown or {},
+                "billing_link": link,
+            }
+            messages.append((email, "invoice_issued", context, f"invoice:{invoice_id}:issued"))
     return queue_emails(messages)

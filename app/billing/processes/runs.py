@@ -503,7 +503,13 @@ def create_invoices(
         "run_id": run_id,
         "only_users": only_users,
     }
+    # Hash joins only: once most transactions are invoiced (any ledger after a few periods), the
+    # planner estimates the NOT EXISTS over invoice_items at one row and nests every later join in
+    # loops; on the 1M set that took 92 s (809M rows compared) instead of 10. The statement reads
+    # each input once, so hash joins keep it linear in the data whatever the estimates.
+    db.session.execute(text("SET LOCAL enable_nestloop = off"))
     ids = sorted(db.session.execute(statement, params).scalars())
+    db.session.execute(text("RESET enable_nestloop"))
     if ids and party_kind == AccountKind.CLIENT:
         payments.notify_issued(ids)  # set-based, in invoice order, in this transaction
     db.session.commit()

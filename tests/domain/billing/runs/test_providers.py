@@ -124,3 +124,48 @@ def test_issue12_a_slow_provider_moves_the_runs_progress_every_second(money, zon
     outcomes = payments.settle_many([i.id for i in invoices], concurrency=6, on_progress=steps.append)
     assert outcomes["paid"] == 6
     assert [s for s in steps if s] == [3, 3], "the first answers are recorded after a second, the rest at the end"
+
+
+def test_sandbox_same_key_from_many_threads_books_once_with_one_answer(money, app):
+    """The book is one statement on a connection of its own: calls racing on one key (a run and a
+    concurrent run repeating a pending attempt) all get the first outcome, and it is booked once."""
+    import threading
+
+    providers.set_sandbox([], 50)
+    money.session.commit()
+    keys = [f"race:{n}" for n in range(6)]
+    answers: dict[str, list] = {key: [] for key in keys}
+    start = threading.Barrier(8)
+
+    def call(key: str) -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                answers[key].append(
+                    providers.SandboxProvider().charge(key=key, user_id=5, amount_cents=1, description="x")
+                )
+            except providers.PaymentDeclined as declined:
+                answers[key].append(("declined", declined.message, declined.reference))
+
+    for key in keys:
+        start.reset()
+        threads = [threading.Thread(target=call, args=(key,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert all(len(got) == 8 and len(set(got)) == 1 for got in answers.values()), answers
+    assert _rows(money) == len(keys)
+
+
+def test_sandbox_answers_after_its_delay_counted_from_the_call(money, app, monkeypatch):
+    """SANDBOX_DELAY_SECONDS is the provider's latency: the answer comes no sooner, and the sandbox's
+    own book-keeping is inside it (a repeated key, whose book is a read, waits as long)."""
+    import time
+
+    monkeypatch.setitem(app.config, "SANDBOX_DELAY_SECONDS", 0.25)
+    sandbox = providers.SandboxProvider()
+    for _ in range(2):
+        started = time.monotonic()
+        sandbox.charge(key="late:1", user_id=3, amount_cents=1, description="x")
+        assert 0.25 <= time.monotonic() - started < 2
