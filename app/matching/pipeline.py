@@ -27,6 +27,22 @@ from app.orders.models import Order
 
 log = logging.getLogger(__name__)
 
+
+def exclusions_report(before: int, after: int) -> dict:
+    """The explanation's line for the workers a copy of a failed order leaves out (both pipelines)."""
+    return {
+        "step": "Exclusions",
+        "kind": "exclusions",
+        "role": "filter",
+        "weight": None,
+        "status": "ran",
+        "ms": 0.0,
+        "error": "",
+        "before": before,
+        "after": after,
+    }
+
+
 NO_WORKERS = "No active workers: the order stays requested until a manager runs matching again."
 ALL_EXCLUDED = "Every active worker failed an earlier copy of this order; the exclusion was set aside."
 FELL_BACK = "The filters left nobody, so the best of all active workers was chosen."
@@ -162,19 +178,7 @@ def rank_samples(reference: ReferenceSample, pool: list[OrdinarySample], steps: 
         return ranking
     eligible = [s for s in pool if s.worker_id not in reference.excluded_worker_ids]
     if len(eligible) != len(pool):
-        ranking.steps.append(
-            {
-                "step": "Exclusions",
-                "kind": "exclusions",
-                "role": "filter",
-                "weight": None,
-                "status": "ran",
-                "ms": 0.0,
-                "error": "",
-                "before": len(pool),
-                "after": len(eligible) or len(pool),
-            }
-        )
+        ranking.steps.append(exclusions_report(len(pool), len(eligible) or len(pool)))
     if not eligible:
         eligible = pool
         ranking.notes.append(ALL_EXCLUDED)

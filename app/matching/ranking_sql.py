@@ -153,7 +153,7 @@ SELECT (SELECT count(*) FROM pool) AS pool,
 
 def rank_in_sql(reference: ReferenceSample, steps: list[MatchingStep], keys: list[str], ranking) -> None:
     """Fill `ranking` (app.matching.pipeline.Ranking) for a pipeline that `sql_rankable` accepted."""
-    from app.matching.pipeline import ALL_EXCLUDED, FELL_BACK, NO_WORKERS
+    from app.matching.pipeline import ALL_EXCLUDED, FELL_BACK, NO_WORKERS, exclusions_report
 
     sql, binds, filters, failed = statement(reference, steps, keys)
     started = time.perf_counter()
@@ -164,19 +164,7 @@ def rank_in_sql(reference: ReferenceSample, steps: list[MatchingStep], keys: lis
         return
     eligible = row.allowed or row.pool
     if row.allowed != row.pool:
-        ranking.steps.append(
-            {
-                "step": "Exclusions",
-                "kind": "exclusions",
-                "role": "filter",
-                "weight": None,
-                "status": "ran",
-                "ms": 0.0,
-                "error": "",
-                "before": row.pool,
-                "after": eligible,
-            }
-        )
+        ranking.steps.append(exclusions_report(row.pool, eligible))
     if row.allowed == 0:
         ranking.notes.append(ALL_EXCLUDED)
     after_filters = dict(zip(filters, row.counts[1:], strict=True))

@@ -32,6 +32,7 @@ from app.orders.models import Order, OrderStatus
 from app.supplies.models import Kit
 from scripts.devservices import free_port
 from tests.support.browser import ROOT
+from tests.support.browser import _stop as stop
 from tests.support.factories import ClientFactory, WorkerFactory
 from tests.support.fixtures import TEST_PASSWORD
 from tests.support.orders import make_service
@@ -114,16 +115,6 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait(10)
 
 
-def stop_group(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @pytest.fixture
 def two_machines(app, committed_db, database_url, redis_url, tmp_path):
     """Web A, web B, worker A, worker B and an SMTP server; all stopped at the end."""
@@ -163,7 +154,7 @@ def two_machines(app, committed_db, database_url, redis_url, tmp_path):
         }
     finally:
         for process in processes.values():
-            stop_group(process)
+            stop(process)
         sink.stop()
 
 
