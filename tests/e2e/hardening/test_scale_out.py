@@ -143,9 +143,9 @@ def two_machines(app, committed_db, database_url, redis_url, tmp_path):
     def logs() -> str:
         return "\n".join(f"--- {name}\n{(tmp_path / f'{name}.log').read_text()[-3000:]}" for name in processes)
 
-    for port in ports.values():
-        wait_until(lambda port=port: answers(f"http://127.0.0.1:{port}"), 60, logs, interval=0.2)
-    try:
+    try:  # the processes are stopped even when they never come up
+        for port in ports.values():
+            wait_until(lambda port=port: answers(f"http://127.0.0.1:{port}"), 60, logs, interval=0.2)
         yield {
             "urls": {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
             "processes": processes,
