@@ -15,6 +15,7 @@ from app.web.auth.blueprint import bp
 from app.web.auth.forms import ForgotPasswordForm, LoginForm, SetPasswordForm
 from app.web.core.access import AUTHENTICATED, access
 from app.web.core.errors import render_error
+from app.web.core.login_gate import NOT_THIS_ADDRESS
 from app.web.core.navigation import home_url, local_path
 
 
@@ -115,7 +116,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         if not _password_budget().take():  # over budget: answered before any hashing
-            return render_error(429, "Many people are signing in right now. Try again in a few seconds.")
+            body, status = render_error(429, "Many people are signing in right now. Try again in a few seconds.")
+            # Everyone's budget, not this address's fault: the sign-in gate must not hold the address.
+            return body, status, {NOT_THIS_ADDRESS: "1"}
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
             token = accounts.open_session(user)

@@ -1,9 +1,9 @@
 """A cheap answer to a flood of sign-in attempts, in front of the whole application.
 
-An address whose sign-in was just refused with a 429 (by the login limits or the password budget)
-gets a static 429 for its next sign-in attempts during `LOGIN_GATE_SECONDS`, without a session,
-a template, Redis or the database: a flood of refused attempts then costs the server about as
-little as a connection, and other people's pages keep their speed. The limits themselves stay
+An address whose sign-in was just refused with a 429 by the login limits (not by the budget of
+password checks, which everyone shares) gets a static 429 for its next sign-in attempts during
+`LOGIN_GATE_SECONDS`, without a session, a template, Redis or the database: a flood of refused
+attempts then costs the server little more than its connections. The limits themselves stay
 where they are (Redis, per account and address); this only remembers their answer for a moment,
 per process. Other pages from that address are not affected.
 """
@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 PAGE = Path(__file__).resolve().parents[3] / "static" / "errors" / "429.html"
+# Set by a 429 that is not about the address (the process's budget of password checks, shared by
+# everyone): the gate then remembers nothing, and the header does not leave the server.
+NOT_THIS_ADDRESS = "X-MCF-Refusal-Not-This-Address"
 MAX_ADDRESSES = 10_000  # the oldest are forgotten first: memory stays bounded under any flood
 
 
@@ -69,7 +72,10 @@ class LoginGate:
 
         def watch(status: str, headers, exc_info=None):
             if status.startswith("429"):
-                self.remember(address)
+                if any(name == NOT_THIS_ADDRESS for name, _value in headers):
+                    headers = [(name, value) for name, value in headers if name != NOT_THIS_ADDRESS]
+                else:
+                    self.remember(address)
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, watch)

@@ -19,14 +19,12 @@ from tests.support.web import login_attempt as attempt
 
 
 def gated_app(database_url, redis_url, **overrides):
+    settings = {"LOGIN_GATE_SECONDS": 30, "TRUSTED_PROXIES": 1, "LOGIN_LIMIT_PER_IP": "2 per 15 minutes"}
     return create_app(
         TestConfig,
         SQLALCHEMY_DATABASE_URI=sqlalchemy_url(database_url),
         REDIS_URL=redis_url,
-        LOGIN_GATE_SECONDS=30,
-        TRUSTED_PROXIES=1,
-        LOGIN_LIMIT_PER_IP="2 per 15 minutes",
-        **overrides,
+        **{**settings, **overrides},
     )
 
 
@@ -84,3 +82,22 @@ def test_the_gate_forgets_an_address_after_its_seconds_and_stays_bounded():
         gate.remember(f"10.{number // 65536}.{number // 256 % 256}.{number % 256}")
     assert len(gate._refused_until) == 10_000
     assert gate.refused("10.0.0.0") == 0, "the oldest addresses are forgotten first"
+
+
+def test_a_refusal_by_the_shared_password_budget_does_not_hold_the_address(db, database_url, redis_url):
+    """The budget of password checks is everyone's: an office behind one address, refused once
+    because many people sign in at that moment, is not shut out for the gate's seconds."""
+    app = gated_app(database_url, redis_url, PASSWORD_CHECKS_PER_SECOND=0.001, LOGIN_LIMIT_PER_IP="100 per minute")
+    reached = count_app_requests(app)
+    owner = ManagerFactory()
+    office = "198.51.100.20"
+    first = attempt(isolated_client(app), owner.email, TEST_PASSWORD, ip=PROXY, forwarded=office)
+    assert first.status_code == 303  # the one token of the budget
+    refused = attempt(isolated_client(app), owner.email, TEST_PASSWORD, ip=PROXY, forwarded=office)
+    assert refused.status_code == 429 and b"Many people are signing in" in refused.data
+    assert not any(name.lower().startswith("x-mcf-refusal") for name in refused.headers.keys())
+
+    before = len(reached)
+    again = attempt(isolated_client(app), owner.email, TEST_PASSWORD, ip=PROXY, forwarded=office)
+    assert again.status_code == 429 and b"Many people are signing in" in again.data
+    assert len(reached) == before + 2, "both the form and the sign-in reached the application"
