@@ -128,31 +128,29 @@ def _deliver(consumer_name: str, aggregate_type: str, aggregate_id: str, depth: 
 def _record_wait(consumer_name: str, event_id: int, wait: Deferred) -> None:
     """The event waits (for an earlier one): come back soon, without counting a failed attempt."""
     log.info("consumer %s defers event %s: %s", consumer_name, event_id, wait)
-    session = db.session
-    failure = session.get(EventFailure, (consumer_name, event_id)) or EventFailure(
-        consumer=consumer_name, event_id=event_id, attempts=0
-    )
-    failure.last_error = f"{EventFailure.WAITING}{wait}"[:2000]
-    failure.next_attempt_at = utcnow() + timedelta(seconds=wait.seconds)
-    session.add(failure)
-    event = session.get(Event, event_id)
-    retry_at = failure.next_attempt_at
-    session.commit()
-    enqueue("events", DELIVER, consumer_name, event.aggregate_type, event.aggregate_id, at=retry_at)
+    _try_again_later(consumer_name, event_id, f"{EventFailure.WAITING}{wait}", wait_seconds=wait.seconds)
 
 
 def _record_failure(consumer_name: str, event_id: int, exc: Exception) -> None:
     log.exception("consumer %s failed on event %s", consumer_name, event_id)
+    _try_again_later(consumer_name, event_id, "".join(traceback.format_exception_only(exc)).strip())
+
+
+def _try_again_later(consumer_name: str, event_id: int, reason: str, wait_seconds: float | None = None) -> None:
+    """Record why the event is not handled and when to try again: after `wait_seconds`, or, for a
+    failure, after one more attempt's backoff. Commit, then enqueue the delivery for that moment."""
     session = db.session
     failure = session.get(EventFailure, (consumer_name, event_id)) or EventFailure(
         consumer=consumer_name, event_id=event_id, attempts=0
     )
-    failure.attempts += 1
-    failure.last_error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
-    config = current_app.config
-    failure.next_attempt_at = utcnow() + backoff(
-        failure.attempts, config["EVENT_RETRY_BASE_SECONDS"], config["EVENT_RETRY_MAX_SECONDS"]
-    )
+    failure.last_error = reason[:2000]
+    if wait_seconds is None:
+        failure.attempts += 1
+        config = current_app.config
+        delay = backoff(failure.attempts, config["EVENT_RETRY_BASE_SECONDS"], config["EVENT_RETRY_MAX_SECONDS"])
+    else:
+        delay = timedelta(seconds=wait_seconds)
+    failure.next_attempt_at = utcnow() + delay
     session.add(failure)
     event = session.get(Event, event_id)
     retry_at = failure.next_attempt_at
